@@ -75,6 +75,11 @@ class ContactPolicyConfig:
     quiet_end_minute: int = 8 * 60  # local minutes after midnight, exclusive
     max_unanswered_per_contact_point_per_day: int = 6
     max_contacts_per_day: int = 3
+    # Rolling call-frequency cap (US Regulation F: more than 7 calls in 7 days). None = off.
+    # Counts voice attempts to the borrower's own contact points (not emergency_contact), any
+    # outcome; a violation is more than `max_calls_per_window` such calls within `calls_window_ms`.
+    max_calls_per_window: int | None = None
+    calls_window_ms: int = 7 * DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
