@@ -1,0 +1,194 @@
+"""`apply` and `evict_if_idle`: the engine's whole surface, pure and clock-free.
+
+`apply` places one event in a borrower's state and runs the rules over the result. For speed it
+updates the given state in place and returns it (the worker owns the state and writes
+`to_bytes()` right after); duplicates and late events leave it untouched. Ordering decisions:
+
+* late: an event older than the borrower's newest event by more than `grace` (exactly `grace`
+  is still in time) is ignored; within grace it is placed in event-time order (after events with
+  the same time) and the rules are re-evaluated at the borrower's newest time;
+* duplicates: an event_id already seen among the attempts (or repayments) within grace; older
+  duplicates are late anyway;
+* a full buffer cannot place an attempt older than everything it keeps: that attempt is late too.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from enum import StrEnum
+from typing import NamedTuple
+
+from streams.config import EngineConfig
+from streams.engine.alert import Alert
+from streams.engine.rules import Rule, build_rules, retention_ms
+from streams.engine.rules.base import Evaluation
+from streams.engine.state import CONTACT, BorrowerState, Loan, attempt_time, make_attempt
+from streams.events import CallAttempt, Repayment
+
+MAX_LOANS = 32
+MAX_REPAYMENT_IDS = 64
+
+
+class Disposition(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    LATE = "late"
+
+
+class Outcome(NamedTuple):
+    state: BorrowerState | None
+    alerts: list[Alert]
+    disposition: Disposition
+
+
+class _Engine(NamedTuple):
+    """A config compiled once: rule objects, the attempt retention and the buffer bound."""
+
+    attempt_rules: tuple[Rule, ...]
+    repayment_rules: tuple[Rule, ...]
+    enabled: frozenset[str]
+    retention_ms: int
+    max_attempts: int
+
+
+_engines: dict[int, tuple[EngineConfig, _Engine]] = {}
+
+
+def _engine_for(config: EngineConfig) -> _Engine:
+    """Compiled engine per config object (by identity: hashing a nested config is not free)."""
+    entry = _engines.get(id(config))
+    if entry is None or entry[0] is not config:
+        rules = build_rules(config)
+        engine = _Engine(
+            attempt_rules=rules,
+            repayment_rules=tuple(rule for rule in rules if rule.on_repayments),
+            enabled=frozenset(rule.name for rule in rules),
+            retention_ms=retention_ms(config),
+            max_attempts=max(1, config.max_attempts_kept),
+        )
+        if len(_engines) >= 64:
+            _engines.clear()
+        entry = _engines[id(config)] = (config, engine)
+    return entry[1]
+
+
+def apply(
+    state: BorrowerState | None, event: CallAttempt | Repayment, config: EngineConfig
+) -> Outcome:
+    """Apply one event of a borrower; see the module docstring for late and duplicate events."""
+    engine = _engine_for(config)
+    if state is None:
+        state = BorrowerState()
+    elif state.newest_ms is not None and event.at_ms < state.newest_ms - config.grace_ms:
+        return Outcome(state, [], Disposition.LATE)
+    if type(event) is CallAttempt:
+        return _apply_attempt(state, event, config, engine)
+    return _apply_repayment(state, event, config, engine)  # type: ignore[arg-type]
+
+
+def _apply_attempt(
+    state: BorrowerState, event: CallAttempt, config: EngineConfig, engine: _Engine
+) -> Outcome:
+    attempts = state.attempts
+    at_ms = event.at_ms
+    horizon = state.id_horizon_ms
+    if horizon is not None:
+        event_id = event.event_id
+        for i in range(len(attempts) - 1, -1, -1):
+            seen = attempts[i]
+            if seen.at_ms < horizon:
+                break
+            if seen.event_id == event_id:
+                return Outcome(state, [], Disposition.DUPLICATE)
+    if not attempts or at_ms >= attempts[-1].at_ms:
+        position = len(attempts)
+    else:
+        position = bisect_right(attempts, at_ms, key=attempt_time)
+    if position < len(attempts) + 1 - engine.max_attempts:
+        return Outcome(state, [], Disposition.LATE)
+
+    attempt = make_attempt(at_ms, event.channel, event.outcome, event.contact_point, event.event_id)
+    attempts.insert(position, attempt)
+    run_before = state.run
+    if attempt.own:
+        _update_run(state, position)
+    if event.borrower_tz:
+        state.timezone = event.borrower_tz
+    position -= _advance(state, at_ms, config, engine)
+    ev = Evaluation(state, event, attempt, position, config, run_before=run_before)
+    for rule in engine.attempt_rules:
+        rule.evaluate(ev)
+    return Outcome(state, ev.alerts, Disposition.APPLIED)
+
+
+def _update_run(state: BorrowerState, position: int) -> None:
+    """Keep `run` = own attempts without contact after the newest own contact."""
+    attempts = state.attempts
+    attempt = attempts[position]
+    last_contact = state.last_contact_ms
+    if last_contact is not None and attempt.at_ms < last_contact:
+        return  # a late attempt from before the newest contact: the current run is unchanged
+    if attempt.cls != CONTACT:
+        state.run += 1
+        if state.run_start_ms is None or attempt.at_ms < state.run_start_ms:
+            state.run_start_ms = attempt.at_ms
+        return
+    state.last_contact_ms = attempt.at_ms
+    after = [a.at_ms for a in attempts[position + 1 :] if a.own]  # all non-contact: see above
+    state.run = len(after)
+    state.run_start_ms = after[0] if after else None
+
+
+def _advance(state: BorrowerState, at_ms: int, config: EngineConfig, engine: _Engine) -> int:
+    """Move the borrower's clock to `at_ms` and trim the buffer; returns how many were dropped."""
+    newest = state.newest_ms
+    if newest is None or at_ms > newest:
+        state.newest_ms = newest = at_ms
+        state.id_horizon_ms = at_ms - config.grace_ms
+    attempts = state.attempts
+    floor = newest - engine.retention_ms
+    excess = len(attempts) - engine.max_attempts
+    drop = 0
+    while drop < len(attempts) and (drop < excess or attempts[drop].at_ms < floor):
+        drop += 1
+    if drop:
+        del attempts[:drop]
+    return drop
+
+
+def _apply_repayment(
+    state: BorrowerState, event: Repayment, config: EngineConfig, engine: _Engine
+) -> Outcome:
+    event_id = event.event_id
+    if any(seen == event_id for _, seen in state.repayment_ids):
+        return Outcome(state, [], Disposition.DUPLICATE)
+    at_ms = event.at_ms
+    loans = state.loans
+    loan = loans.get(event.loan_id)
+    if loan is None or at_ms >= loan.at_ms:
+        loans[event.loan_id] = Loan(event.days_past_due, event.type, at_ms)
+        if len(loans) > MAX_LOANS:
+            del loans[min(loans, key=lambda loan_id: loans[loan_id].at_ms)]
+    _advance(state, at_ms, config, engine)
+    horizon = max(at_ms, state.newest_ms or at_ms) - config.grace_ms
+    recent = [(seen_at, seen) for seen_at, seen in state.repayment_ids if seen_at >= horizon]
+    recent.append((at_ms, event_id))
+    state.repayment_ids = recent[-MAX_REPAYMENT_IDS:]
+    ev = Evaluation(state, event, None, -1, config, run_before=state.run)
+    for rule in engine.repayment_rules:
+        rule.evaluate(ev)
+    return Outcome(state, ev.alerts, Disposition.APPLIED)
+
+
+def evict_if_idle(
+    state: BorrowerState, watermark_ms: int, config: EngineConfig
+) -> BorrowerState | None:
+    """None (delete the state) once the borrower has been idle for `idle_eviction` (inclusive)
+    and no enabled rule has an open episode; otherwise the state, unchanged."""
+    newest = state.newest_ms
+    if newest is not None and watermark_ms - newest < config.idle_eviction_ms:
+        return state
+    enabled = _engine_for(config).enabled
+    if any(slot.split("@", 1)[0] in enabled for slot in state.episodes):
+        return state
+    return None

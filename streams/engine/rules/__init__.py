@@ -1,0 +1,72 @@
+"""The seven rules in the order their alerts come out (DESIGN.md section 3), built from config."""
+
+from __future__ import annotations
+
+from streams.config import EngineConfig
+from streams.engine.rules.active_avoidance import ActiveAvoidance
+from streams.engine.rules.all_channels_failed import AllChannelsFailed
+from streams.engine.rules.base import Evaluation, Rule
+from streams.engine.rules.consecutive_unanswered import ConsecutiveUnanswered
+from streams.engine.rules.contact_info_invalid import ContactInfoInvalid
+from streams.engine.rules.contact_policy import SAME_DAY_REACH_MS, ContactPolicy
+from streams.engine.rules.low_contact_rate import LowContactRate
+from streams.engine.rules.unreachable_while_overdue import UnreachableWhileOverdue
+
+__all__ = [
+    "ActiveAvoidance",
+    "AllChannelsFailed",
+    "ConsecutiveUnanswered",
+    "ContactInfoInvalid",
+    "ContactPolicy",
+    "Evaluation",
+    "LowContactRate",
+    "Rule",
+    "UnreachableWhileOverdue",
+    "build_rules",
+    "retention_ms",
+]
+
+
+def build_rules(config: EngineConfig) -> tuple[Rule, ...]:
+    """The enabled rules, in table order; a disabled rule is simply absent."""
+    rules = config.rules
+    candidates: list[tuple[bool, Rule]] = [
+        (
+            rules.consecutive_unanswered.enabled,
+            ConsecutiveUnanswered(rules.consecutive_unanswered),
+        ),
+        (rules.low_contact_rate.enabled, LowContactRate(rules.low_contact_rate)),
+        (rules.active_avoidance.enabled, ActiveAvoidance(rules.active_avoidance)),
+        (rules.contact_info_invalid.enabled, ContactInfoInvalid(rules.contact_info_invalid)),
+        (rules.all_channels_failed.enabled, AllChannelsFailed(rules.all_channels_failed)),
+        (
+            rules.unreachable_while_overdue.enabled,
+            UnreachableWhileOverdue(rules.unreachable_while_overdue),
+        ),
+        (
+            rules.contact_policy.enabled,
+            ContactPolicy(rules.contact_policy, config.default_timezone, config.grace_ms),
+        ),
+    ]
+    return tuple(rule for enabled, rule in candidates if enabled)
+
+
+def retention_ms(config: EngineConfig) -> int:
+    """How far back attempts must be kept: the longest enabled window (windows end at the
+    borrower's newest time), at least `grace` (de-duplication), and for contact_policy a local
+    day before the oldest event that is not late yet."""
+    rules = config.rules
+    windows = [
+        rule.window_ms
+        for rule in (
+            rules.low_contact_rate,
+            rules.active_avoidance,
+            rules.contact_info_invalid,
+            rules.all_channels_failed,
+        )
+        if rule.enabled
+    ]
+    windows.append(config.grace_ms)
+    if rules.contact_policy.enabled:
+        windows.append(config.grace_ms + SAME_DAY_REACH_MS)
+    return max(windows)

@@ -1,0 +1,53 @@
+"""active_avoidance: the borrower rejects or blocks attempts.
+
+Raised when an own avoidance outcome brings the count of avoidance outcomes in
+[now - window, now] to `min_avoidance`; resolved by an own contact at or after the episode's
+opening attempt (a late contact from before the avoidance does not end it). Window expiry alone
+does not resolve: avoidance ends when the borrower is reached.
+"""
+
+from __future__ import annotations
+
+from streams.config import ActiveAvoidanceConfig
+from streams.engine.rules.base import Evaluation, Rule, contact_phrase, duration_label, evidence
+from streams.engine.state import AVOIDANCE, CONTACT, Attempt, Episode
+
+
+class ActiveAvoidance(Rule):
+    name = "active_avoidance"
+    __slots__ = ("_config",)
+
+    def __init__(self, config: ActiveAvoidanceConfig) -> None:
+        self._config = config
+
+    def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
+        return ("switch_channel", "escalate_collection")
+
+    def evaluate(self, ev: Evaluation) -> None:
+        attempt = ev.attempt
+        if attempt is None or not attempt.own:
+            return
+        episode = ev.state.episodes.get(self.name)
+        if episode is None and attempt.cls == AVOIDANCE:
+            self._maybe_raise(ev, attempt)
+        elif episode is not None and attempt.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
+            reason = f"Borrower reached ({contact_phrase(attempt)}) after active avoidance"
+            self.close(ev, self.name, reason, evidence({}, None, ev.now_ms, [attempt.event_id]))
+
+    def _maybe_raise(self, ev: Evaluation, attempt: Attempt) -> None:
+        config = self._config
+        attempts = ev.state.attempts
+        first = ev.window_start(config.window_ms)
+        hits = [i for i in range(first, len(attempts)) if attempts[i].cls == AVOIDANCE]
+        if len(hits) < config.min_avoidance:
+            return
+        counts: dict[str, int] = {"avoidance": len(hits)}
+        for i in hits:
+            counts[attempts[i].outcome] = counts.get(attempts[i].outcome, 0) + 1
+        outcomes = ", ".join(f"{counts[o]} {o}" for o in sorted(counts) if o != "avoidance")
+        reason = (
+            f"{len(hits)} avoidance outcomes ({outcomes}) in {duration_label(config.window_ms)} "
+            f"(threshold {config.min_avoidance})"
+        )
+        proof = evidence(counts, ev.now_ms - config.window_ms, ev.now_ms, ev.evidence_ids(hits))
+        self.open(ev, self.name, Episode(attempt.event_id, 0, attempt.at_ms), reason, proof)

@@ -1,0 +1,89 @@
+"""consecutive_unanswered: the borrower's own attempts in a row without contact.
+
+The rule follows `BorrowerState.run` (exact, not windowed): it is open while the run is at or
+above the first level, escalates when the run reaches a higher level, and resolves when a contact
+breaks the run below the first level. With in-order events that is "resolves on any contact"; a
+late contact only resolves the episode if it really splits the run below the threshold.
+The level never drops inside an episode.
+"""
+
+from __future__ import annotations
+
+from streams.config import ConsecutiveUnansweredConfig
+from streams.engine.alert import format_time
+from streams.engine.rules.base import Evaluation, Rule, contact_phrase, evidence
+from streams.engine.state import CONTACT, Episode
+from streams.events import CHANNELS
+
+
+class ConsecutiveUnanswered(Rule):
+    name = "consecutive_unanswered"
+    __slots__ = ("_levels",)
+
+    def __init__(self, config: ConsecutiveUnansweredConfig) -> None:
+        self._levels = tuple(sorted(config.levels, key=lambda level: level.at))
+
+    def severity_of(self, episode: Episode) -> str:
+        return self._levels[episode.level].severity
+
+    def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
+        return ("switch_channel",)
+
+    def evaluate(self, ev: Evaluation) -> None:
+        attempt = ev.attempt
+        if attempt is None or not attempt.own:
+            return
+        run = ev.state.run
+        level = -1
+        for index, candidate in enumerate(self._levels):
+            if run >= candidate.at:
+                level = index
+        episode = ev.state.episodes.get(self.name)
+        if level < 0:
+            if episode is not None:
+                threshold = self._levels[0].at
+                before = ev.run_before
+                reason = (
+                    f"Contact ({contact_phrase(attempt)}) ended a run of {before} attempts "
+                    f"without contact (threshold {threshold})"
+                )
+                counts = {"run_before": before, "run": run}
+                proof = evidence(counts, None, ev.now_ms, [attempt.event_id])
+                self.close(ev, self.name, reason, proof)
+        elif episode is None or level > episode.level:
+            key = episode.key if episode else attempt.event_id
+            opened = Episode(key, level, episode.opened_ms if episode else attempt.at_ms)
+            reason = self._reason(ev, level)
+            self.open(ev, self.name, opened, reason, self._evidence(ev), previous=episode)
+
+    def _run_indices(self, ev: Evaluation) -> list[int]:
+        """Buffer indices of the current run (the buffer may hold only its newest part)."""
+        attempts = ev.state.attempts
+        indices: list[int] = []
+        for i in range(len(attempts) - 1, -1, -1):
+            if attempts[i].own:
+                if attempts[i].cls == CONTACT:
+                    break
+                indices.append(i)
+        indices.reverse()
+        return indices
+
+    def _reason(self, ev: Evaluation, level: int) -> str:
+        state = ev.state
+        attempts = state.attempts
+        used = {attempts[i].channel for i in self._run_indices(ev)}
+        channels = ", ".join(channel for channel in CHANNELS if channel in used)
+        since = "" if state.run_start_ms is None else f" since {format_time(state.run_start_ms)}"
+        return (
+            f"{state.run} attempts in a row without contact (threshold {self._levels[level].at}) "
+            f"across {channels}{since}"
+        )
+
+    def _evidence(self, ev: Evaluation) -> dict[str, object]:
+        state = ev.state
+        indices = self._run_indices(ev)
+        counts: dict[str, int] = {"run": state.run}
+        for i in indices:
+            outcome = state.attempts[i].outcome
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return evidence(counts, state.run_start_ms, ev.now_ms, ev.evidence_ids(indices))

@@ -1,0 +1,75 @@
+"""contact_info_invalid: a contact point's data is stale (suspended number, bounced e-mail...).
+
+One episode per own contact point (slot `contact_info_invalid@<point>`, key
+`<opening event_id>@<point>`). Raised when an invalid outcome on that point brings the invalid
+outcomes on it in [now - window, now] to `min_invalid`, or when the window holds an outcome that
+is conclusive on its own (`immediate_outcomes`). Resolved by an own contact on that same point at
+or after the opening attempt: the data evidently works again.
+"""
+
+from __future__ import annotations
+
+from streams.config import ContactInfoInvalidConfig
+from streams.engine.rules.base import (
+    CONTACT_INFO_INVALID_SLOT,
+    Evaluation,
+    Rule,
+    contact_phrase,
+    duration_label,
+    evidence,
+)
+from streams.engine.state import CONTACT, INVALID, Attempt, Episode
+
+
+class ContactInfoInvalid(Rule):
+    name = CONTACT_INFO_INVALID_SLOT
+    __slots__ = ("_config", "_immediate")
+
+    def __init__(self, config: ContactInfoInvalidConfig) -> None:
+        self._config = config
+        self._immediate = frozenset(config.immediate_outcomes)
+
+    def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
+        return ("refresh_contact_info",)
+
+    def evaluate(self, ev: Evaluation) -> None:
+        attempt = ev.attempt
+        if attempt is None or not attempt.own:
+            return
+        slot = f"{CONTACT_INFO_INVALID_SLOT}@{attempt.contact_point}"
+        episode = ev.state.episodes.get(slot)
+        if episode is None and attempt.cls == INVALID:
+            self._maybe_raise(ev, attempt, slot)
+        elif episode is not None and attempt.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
+            reason = f"Contact on {attempt.contact_point} ({contact_phrase(attempt)}) works again"
+            self.close(ev, slot, reason, evidence({}, None, ev.now_ms, [attempt.event_id]))
+
+    def _maybe_raise(self, ev: Evaluation, attempt: Attempt, slot: str) -> None:
+        config = self._config
+        attempts = ev.state.attempts
+        point = attempt.contact_point
+        hits = [
+            i
+            for i in range(ev.window_start(config.window_ms), len(attempts))
+            if attempts[i].cls == INVALID and attempts[i].contact_point == point
+        ]
+        conclusive = [attempts[i].outcome for i in hits if attempts[i].outcome in self._immediate]
+        if len(hits) < config.min_invalid and not conclusive:
+            return
+        window = duration_label(config.window_ms)
+        if conclusive:
+            reason = f"{conclusive[-1]} on {point}, conclusive on its own"
+        else:
+            outcomes = ", ".join(sorted({attempts[i].outcome for i in hits}))
+            reason = (
+                f"{len(hits)} invalid outcomes ({outcomes}) on {point} in {window} "
+                f"(threshold {config.min_invalid})"
+            )
+        proof = evidence(
+            {"invalid": len(hits), "conclusive": len(conclusive)},
+            ev.now_ms - config.window_ms,
+            ev.now_ms,
+            ev.evidence_ids(hits),
+        )
+        episode = Episode(f"{attempt.event_id}@{point}", 0, attempt.at_ms)
+        self.open(ev, slot, episode, reason, proof)

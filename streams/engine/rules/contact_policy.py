@@ -1,0 +1,164 @@
+"""contact_policy (compliance): attempts that break the contact policy, in borrower-local time.
+
+Four violation kinds, checked on every call attempt (including emergency-contact attempts):
+`quiet_hours` (attempt at a local minute in [quiet_start, quiet_end), wrapping midnight; equal
+bounds mean no quiet hours), `unanswered_per_contact_point` (more than the limit of unanswered
+attempts on one contact point in a local day), `contacts_per_day` (more than the limit of
+right-party contacts in a local day; emergency-contact answers are not right-party contacts), and
+`third_party_gate_closed` (an emergency-contact attempt while the gate is closed).
+
+Violations never resolve: one `raised` per borrower, kind and local day of the offending
+attempt, with episode key `<kind>@<local date>`, so the alert id is the same for the same day
+however it is reached. `BorrowerState.policy_fired` remembers what already fired and is pruned to
+the days a non-late event can still fall on. The zone is the event's `borrower_tz`, else the last
+one seen for the borrower, else `default_timezone`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from streams.config import DAY_MS, HOUR_MS, ContactPolicyConfig
+from streams.engine.alert import COMPLIANCE
+from streams.engine.localtime import day_label, local_day, local_day_and_minute, zone_for
+from streams.engine.rules.base import RAISED, Evaluation, Rule, evidence
+from streams.engine.state import CONTACT, Attempt, Episode, attempt_time
+
+QUIET_HOURS = "quiet_hours"
+UNANSWERED_PER_CONTACT_POINT = "unanswered_per_contact_point"
+CONTACTS_PER_DAY = "contacts_per_day"
+THIRD_PARTY_GATE_CLOSED = "third_party_gate_closed"
+
+SAME_DAY_REACH_MS = DAY_MS + 4 * HOUR_MS  # a local day is at most 25 h long
+
+
+class ContactPolicy(Rule):
+    name = "contact_policy"
+    category = COMPLIANCE
+    __slots__ = ("_config", "_default_zone", "_grace_days")
+
+    def __init__(self, config: ContactPolicyConfig, default_zone: str, grace_ms: int) -> None:
+        self._config = config
+        self._default_zone = default_zone
+        self._grace_days = grace_ms // DAY_MS
+
+    def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
+        return ("pause_contact",)
+
+    def evaluate(self, ev: Evaluation) -> None:
+        attempt = ev.attempt
+        if attempt is None:
+            return
+        config = self._config
+        zone = zone_for(ev.state.timezone, self._default_zone)
+        day, minute = local_day_and_minute(zone, attempt.at_ms)
+        start, end = config.quiet_start_minute, config.quiet_end_minute
+        quiet = start <= minute < end if start <= end else minute >= start or minute < end
+        if quiet:
+            hhmm = f"{minute // 60:02d}:{minute % 60:02d}"
+            reason = (
+                f"Attempt at {hhmm} local time ({zone.key}) within quiet hours "
+                f"{start // 60:02d}:{start % 60:02d}–{end // 60:02d}:{end % 60:02d}"
+            )
+            self._fire(
+                ev,
+                zone=zone,
+                kind=QUIET_HOURS,
+                day=day,
+                reason=reason,
+                counts={"attempts": 1},
+                indices=[ev.position],
+            )
+        if attempt.cls != CONTACT:
+            point = attempt.contact_point
+            self._check_daily(
+                ev,
+                zone=zone,
+                day=day,
+                kind=UNANSWERED_PER_CONTACT_POINT,
+                limit=config.max_unanswered_per_contact_point_per_day,
+                counts_toward=lambda other: other.cls != CONTACT and other.contact_point == point,
+                what=f"unanswered attempts on {point}",
+            )
+        elif attempt.own:
+            self._check_daily(
+                ev,
+                zone=zone,
+                day=day,
+                kind=CONTACTS_PER_DAY,
+                limit=config.max_contacts_per_day,
+                counts_toward=lambda other: other.cls == CONTACT and other.own,
+                what="right-party contacts",
+            )
+        if not attempt.own and not ev.third_party_gate_open():
+            limit = ev.config.third_party_gate.min_consecutive_failed
+            reason = (
+                f"Emergency contact attempted while the third-party gate is closed "
+                f"({ev.state.run} own attempts in a row without contact, gate opens at {limit}; "
+                f"no contact point known invalid)"
+            )
+            self._fire(
+                ev,
+                zone=zone,
+                kind=THIRD_PARTY_GATE_CLOSED,
+                day=day,
+                reason=reason,
+                counts={"run": ev.state.run},
+                indices=[ev.position],
+            )
+
+    def _check_daily(
+        self,
+        ev: Evaluation,
+        *,
+        zone: ZoneInfo,
+        day: int,
+        kind: str,
+        limit: int,
+        counts_toward: Callable[[Attempt], bool],
+        what: str,
+    ) -> None:
+        if (kind, day) in ev.state.policy_fired:
+            return
+        attempts = ev.state.attempts
+        at_ms = attempts[ev.position].at_ms
+        first = bisect_left(attempts, at_ms - SAME_DAY_REACH_MS, key=attempt_time)
+        last = bisect_right(attempts, at_ms + SAME_DAY_REACH_MS, key=attempt_time)
+        hits = [
+            i
+            for i in range(first, last)
+            if counts_toward(attempts[i]) and local_day(zone, attempts[i].at_ms) == day
+        ]
+        if len(hits) > limit:
+            reason = f"{len(hits)} {what} on local day {day_label(day)} (limit {limit})"
+            counts = {"attempts": len(hits)}
+            self._fire(
+                ev, zone=zone, kind=kind, day=day, reason=reason, counts=counts, indices=hits
+            )
+
+    def _fire(
+        self,
+        ev: Evaluation,
+        *,
+        zone: ZoneInfo,
+        kind: str,
+        day: int,
+        reason: str,
+        counts: dict[str, int],
+        indices: list[int],
+    ) -> None:
+        fired = ev.state.policy_fired
+        if (kind, day) in fired:
+            return
+        oldest_open_day = local_day(zone, ev.now_ms) - self._grace_days - 1
+        for stale in [entry for entry in fired if entry[1] < oldest_open_day]:
+            fired.discard(stale)
+        fired.add((kind, day))
+        attempts = ev.state.attempts
+        attempt = attempts[ev.position]
+        first_ms = attempts[indices[0]].at_ms
+        proof = evidence(counts, first_ms, attempt.at_ms, ev.evidence_ids(indices))
+        episode = Episode(f"{kind}@{day_label(day)}", 0, attempt.at_ms)
+        self.emit(ev, RAISED, episode, reason, proof)

@@ -1,0 +1,60 @@
+"""low_contact_rate: too few contacts among the borrower's own attempts in a sliding window.
+
+Open exactly while the condition holds at the borrower's event-time clock: at least
+`min_attempts` own attempts in [now - window, now] and contacts / attempts ≤ `max_contact_rate`
+(compared as a division, so a rate exactly at the threshold counts as low). Resolves at the first
+own attempt at which the condition no longer holds, whether through contacts or because attempts
+slid out of the window.
+"""
+
+from __future__ import annotations
+
+from streams.config import LowContactRateConfig
+from streams.engine.rules.base import Evaluation, Rule, duration_label, evidence
+from streams.engine.state import CONTACT, Episode
+
+
+class LowContactRate(Rule):
+    name = "low_contact_rate"
+    __slots__ = ("_config",)
+
+    def __init__(self, config: LowContactRateConfig) -> None:
+        self._config = config
+
+    def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
+        return ("switch_channel",)
+
+    def evaluate(self, ev: Evaluation) -> None:
+        attempt = ev.attempt
+        if attempt is None or not attempt.own:
+            return
+        config = self._config
+        first = ev.window_start(config.window_ms)
+        attempts = ev.state.attempts
+        tried = contacts = 0
+        for i in range(first, len(attempts)):
+            candidate = attempts[i]
+            if candidate.own:
+                tried += 1
+                if candidate.cls == CONTACT:
+                    contacts += 1
+        low = tried >= config.min_attempts and contacts / tried <= config.max_contact_rate
+        episode = ev.state.episodes.get(self.name)
+        if low == (episode is not None):
+            return
+        window = duration_label(config.window_ms)
+        rate = f"{contacts / tried:.1%}" if tried else "n/a"
+        numbers = f"{contacts} contacts in {tried} attempts in {window} (rate {rate}"
+        limits = f"threshold ≤ {config.max_contact_rate:.0%} with ≥ {config.min_attempts} attempts)"
+        own = [i for i in range(first, len(attempts)) if attempts[i].own]
+        proof = evidence(
+            {"attempts": tried, "contacts": contacts},
+            ev.now_ms - config.window_ms,
+            ev.now_ms,
+            ev.evidence_ids(own),
+        )
+        if low:
+            episode = Episode(attempt.event_id, 0, attempt.at_ms)
+            self.open(ev, self.name, episode, f"Only {numbers}, {limits}", proof)
+        else:
+            self.close(ev, self.name, f"Contact rate no longer low: {numbers}, {limits}", proof)

@@ -1,0 +1,54 @@
+"""unreachable_while_overdue: an unreachability episode is open while a loan is overdue.
+
+Derived from the other rules' episodes and the loans' days past due, so it runs after them and on
+repayment events too. Open exactly while both hold; critical; resolves when either ends (a payment
+bringing every loan below `min_days_past_due`, or the last unreachability episode resolving).
+"""
+
+from __future__ import annotations
+
+from streams.config import UnreachableWhileOverdueConfig
+from streams.engine.rules.base import Evaluation, Rule, evidence
+from streams.engine.state import Episode
+
+
+class UnreachableWhileOverdue(Rule):
+    name = "unreachable_while_overdue"
+    severity = "critical"
+    on_repayments = True
+    __slots__ = ("_config",)
+
+    def __init__(self, config: UnreachableWhileOverdueConfig) -> None:
+        self._config = config
+
+    def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
+        return ("escalate_collection",)
+
+    def evaluate(self, ev: Evaluation) -> None:
+        state = ev.state
+        episode = state.episodes.get(self.name)
+        unreachable = sorted({slot.split("@")[0] for slot in state.episodes if slot != self.name})
+        if not unreachable and episode is None:
+            return
+        threshold = self._config.min_days_past_due
+        overdue = sorted(
+            loan_id for loan_id, loan in state.loans.items() if loan.days_past_due >= threshold
+        )
+        dpd = max((loan.days_past_due for loan in state.loans.values()), default=0)
+        holds = bool(unreachable) and bool(overdue)
+        if holds == (episode is not None):
+            return
+        counts = {"open_rules": len(unreachable), "overdue_loans": len(overdue), "max_dpd": dpd}
+        proof = evidence(counts, None, ev.now_ms, [ev.event.event_id])
+        if holds:
+            reason = (
+                f"{', '.join(unreachable)} open while {len(overdue)} loan(s) "
+                f"({', '.join(overdue)}) are up to {dpd} days past due (threshold {threshold})"
+            )
+            episode = Episode(ev.event.event_id, 0, ev.event.at_ms)
+            self.open(ev, self.name, episode, reason, proof)
+        elif unreachable:
+            reason = f"No loan {threshold} or more days past due any more (max {dpd})"
+            self.close(ev, self.name, reason, proof)
+        else:
+            self.close(ev, self.name, "No unreachability rule open any more", proof)
