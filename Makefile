@@ -1,0 +1,45 @@
+# reachwatch: `make demo` runs the product locally, `make test` runs every test. Both set up
+# the virtual environment on first use, so they work on a clean clone.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install reachwatch with its dev tools.
+
+.PHONY: lint
+lint: $(STAMP) ## ruff lint and format checks.
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+.PHONY: test
+test: lint ## Lint, then every unit and integration test against a real local Kafka broker.
+	@export REACHWATCH_RUN_ID="make-test-$$$$"; status=0; \
+	$(PY) -m pytest || status=$$?; \
+	$(PY) -m streams.child_process --fail-if-any "$$REACHWATCH_RUN_ID" || status=1; \
+	exit $$status
+
+.PHONY: demo
+demo: $(STAMP) ## Local broker, topics, worker, simulated traffic and live alerts (Ctrl-C stops).
+	$(VENV)/bin/reachwatch demo
+
+.PHONY: bench
+bench: $(STAMP) ## Benchmarks (not tests): prints figures, writes bench-results/*.json.
+	$(VENV)/bin/pip install -q -e ".[bench]"
+	$(PY) -m tests.perf.run_all
+
+.PHONY: clean
+clean: ## Remove caches and local state (keeps .venv and the Kafka jar cache).
+	rm -rf .pytest_cache .ruff_cache .hypothesis bench-results .demo

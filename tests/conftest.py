@@ -1,0 +1,48 @@
+"""Session fixtures: one real Apache Kafka broker per test run (or $KAFKA_BOOTSTRAP)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from streams.local_kafka import LocalKafkaError, start_local_kafka
+
+_BROKER_LINE = pytest.StashKey[str]()
+
+
+def _announce(config: pytest.Config, line: str) -> None:
+    config.stash[_BROKER_LINE] = line
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\n{line}")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The broker's bootstrap address; failing to start it fails the tests that need it."""
+    external = os.environ.get("KAFKA_BOOTSTRAP")
+    if external:
+        _announce(request.config, f"kafka: using KAFKA_BOOTSTRAP={external}")
+        yield external
+        return
+    try:
+        broker = start_local_kafka()
+    except LocalKafkaError as error:
+        pytest.fail(f"the local Kafka broker is not available: {error}", pytrace=False)
+    _announce(
+        request.config,
+        f"kafka: Apache Kafka {broker.version} started in {broker.startup_seconds:.1f}s "
+        f"at {broker.bootstrap}",
+    )
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    line = terminalreporter.config.stash.get(_BROKER_LINE, None)
+    if line:
+        terminalreporter.write_line(line)

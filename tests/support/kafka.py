@@ -1,0 +1,91 @@
+"""Test helpers for the real broker: unique topics, producing, reading back, running workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+from streams.child_process import spawn, stop
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 1) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    finally:
+        admin.close()
+
+
+def produce(
+    bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]
+) -> int:
+    """Send (key, value) pairs and wait until every one is acknowledged."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    count = 0
+    try:
+        for key, value in records:
+            producer.send(topic, key=key, value=value)
+            count += 1
+        producer.flush(30)
+    finally:
+        producer.close()
+    return count
+
+
+def read_exactly(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    timeout_s: float = 60.0,
+    producer: subprocess.Popen[bytes] | None = None,
+) -> list:
+    """Read `count` records from the start of `topic`, then check nothing more arrives briefly.
+
+    Gives up early when `producer` (the worker writing the topic) has exited.
+    """
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        deadline = time.monotonic() + timeout_s
+        while not partitions and time.monotonic() < deadline:
+            time.sleep(0.2)
+            partitions = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        records: list = []
+        while len(records) < count and time.monotonic() < deadline:
+            if producer is not None and producer.poll() is not None:
+                break
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        settle = time.monotonic() + 1.0
+        while time.monotonic() < settle:
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def start_worker(command: Sequence[str], log_path: Path, env: dict[str, str] | None = None):
+    """A worker subprocess with its output in `log_path` (shown when a test fails)."""
+    log = log_path.open("wb")
+    return spawn([sys.executable, *command], env=env, stdout=log, cwd=REPO_ROOT)
+
+
+def stop_worker(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
+    return stop(process, timeout_s)
