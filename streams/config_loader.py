@@ -150,9 +150,15 @@ def parse_duration(text: str) -> int | None:
 
 
 def format_duration(ms: int) -> str:
-    """The inverse of `parse_duration`, largest units first: 5_400_000 -> "1h30m"."""
+    """The inverse of `parse_duration`, spelled like DESIGN.md: "72h", "7d", "1h30m".
+
+    Days are used only for whole weeks and more, because "72h" reads better than "3d".
+    """
+    whole_weeks = ms % (7 * DAY_MS) == 0
     parts = []
     for unit, size in DURATION_UNITS_MS.items():
+        if unit == "d" and not whole_weeks:
+            continue
         count, ms = divmod(ms, size)
         if count:
             parts.append(f"{count}{unit}")
@@ -436,6 +442,8 @@ def kafka_checks(kafka: KafkaConfig) -> Fix:
                 yield name, f"is set but security_protocol {protocol} does not use {family}"
             elif value is None and family == "SASL" and uses[family]:
                 yield name, f"is required when security_protocol is {protocol}"
+    if uses["SSL"] and kafka.ssl_keyfile is not None and kafka.ssl_certfile is None:
+        yield "ssl_keyfile", "is set without ssl_certfile"
     for index, later in enumerate(TOPIC_KEYS):
         for earlier in TOPIC_KEYS[:index]:
             if getattr(kafka, earlier) == getattr(kafka, later):
@@ -453,23 +461,27 @@ def contact_policy_checks(policy: ContactPolicyConfig) -> Fix:
 def settings_checks(settings: Settings) -> Fix:
     """State must outlive every window it serves, and the buffer must hold every count asked for."""
     engine = settings.engine
-    for rule_name, rule in SCHEMA.children["rules"].children.items():
-        config = getattr(engine.rules, rule_name)
-        for key_name, key in rule.keys.items():
-            value = getattr(config, key.attr or key_name)
-            path = f"rules.{rule_name}.{key_name}"
-            if isinstance(key.check, Duration) and value > engine.idle_eviction_ms:
-                yield (
-                    "engine.idle_eviction",
-                    f"{format_duration(engine.idle_eviction_ms)} is shorter than {path} "
-                    f"({format_duration(value)}): state would be evicted while still in a window",
-                )
-            if key_name in BUFFER_COUNTS and value > engine.max_attempts_kept:
-                yield (
-                    path,
-                    f"{value} can never be reached: engine.max_attempts_kept is "
-                    f"{engine.max_attempts_kept}",
-                )
+    values = list(rule_values(engine.rules))
+    longest, window = max((v, path) for path, check, v in values if isinstance(check, Duration))
+    if longest > engine.idle_eviction_ms:
+        yield (
+            "engine.idle_eviction",
+            f"{format_duration(engine.idle_eviction_ms)} is shorter than {window} "
+            f"({format_duration(longest)}): state would be evicted while still in a window",
+        )
+    kept = engine.max_attempts_kept
+    for path, _, value in values:
+        if path.rpartition(".")[2] in BUFFER_COUNTS and value > kept:
+            yield path, f"{value} can never be reached: engine.max_attempts_kept is {kept}"
+
+
+def rule_values(rules: RulesConfig) -> Iterator[tuple[str, Check, Any]]:
+    """(key path, check, value) of every rule key, for checks that span rules."""
+    for rule_name, section in SCHEMA.children["rules"].children.items():
+        config = getattr(rules, rule_name)
+        for key_name, key in section.keys.items():
+            value = getattr(config, section.field_name(key_name))
+            yield f"rules.{rule_name}.{key_name}", key.check, value
 
 
 BUFFER_COUNTS = ("min_attempts", "min_avoidance", "min_invalid")
