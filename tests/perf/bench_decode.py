@@ -1,0 +1,97 @@
+"""Throughput of decode + validate for valid call_attempt.v1 payloads, on one core.
+
+The goal in issue 3 is 200,000 events/s: the bare consumer ceiling in DESIGN.md section 9 is
+270,000 events/s, so decoding may take at most a few microseconds per event. The payloads are
+distinct (event ids, borrowers, times, outcomes vary) so that no cache flatters the figure, and
+the best of several rounds is reported because the machine is shared.
+
+Run: .venv/bin/python tests/perf/bench_decode.py [--events N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import orjson
+
+from streams.decoding import decode_call_attempt
+from streams.events import CHANNELS, OUTCOME_CLASS, CallAttempt
+
+RESULTS = Path("bench-results/decode.json")
+OUTCOMES = tuple(OUTCOME_CLASS)
+
+
+def call_attempt_payloads(count: int) -> list[bytes]:
+    """~200-byte payloads shaped like a dialer's, every one valid."""
+    start_ms = 1_795_900_000_000
+    return [
+        orjson.dumps(
+            {
+                "event_id": f"ca-{n:09d}",
+                "borrower_id": f"b-{n % 20_000:06d}",
+                "attempted_at": time.strftime(
+                    "%Y-%m-%dT%H:%M:%S", time.gmtime((start_ms + n * 1_337) / 1000)
+                )
+                + f".{n % 1000:03d}+08:00",
+                "channel": CHANNELS[n % len(CHANNELS)],
+                "outcome": OUTCOMES[n % len(OUTCOMES)],
+                "contact_point": "primary",
+                "loan_id": f"L-2026-{n % 50_000:07d}",
+                "duration_s": n % 90,
+                "borrower_tz": "Asia/Shanghai",
+            }
+        )
+        for n in range(count)
+    ]
+
+
+def best_rate(payloads: list[bytes], rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        began = time.perf_counter()
+        for payload in payloads:
+            decode_call_attempt(payload)
+        best = min(best, time.perf_counter() - began)
+    return len(payloads) / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    payloads = call_attempt_payloads(args.events)
+    if not all(isinstance(decode_call_attempt(p), CallAttempt) for p in payloads[:1000]):
+        raise SystemExit("benchmark payloads do not decode; fix the generator first")
+    decode_rate = best_rate(payloads, args.rounds)
+    began = time.perf_counter()
+    for payload in payloads:
+        orjson.loads(payload)
+    parse_rate = len(payloads) / (time.perf_counter() - began)
+
+    result = {
+        "benchmark": "decode_call_attempt",
+        "events": len(payloads),
+        "rounds": args.rounds,
+        "mean_payload_bytes": round(sum(map(len, payloads)) / len(payloads)),
+        "events_per_second": round(decode_rate),
+        "orjson_loads_only_events_per_second": round(parse_rate),
+        "goal_events_per_second": 200_000,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(
+        f"decode_call_attempt: {decode_rate:,.0f} events/s "
+        f"(orjson.loads alone {parse_rate:,.0f}/s, {result['mean_payload_bytes']} B payloads) "
+        f"→ {RESULTS}"
+    )
+
+
+if __name__ == "__main__":
+    main()
