@@ -114,6 +114,8 @@ class CollectionStrategy:
         reached = False
         for at_ms, purpose, installment in planned:
             if purpose == EMERGENCY_CONTACT_POINT:
+                if not state.third_party_gate_open:  # reached earlier today: gate closed again
+                    continue
                 outcome = EMERGENCY_CONTACT_MIX.draw("voice", rng.random())
                 attempts.append(Attempt(at_ms, "voice", outcome, purpose, campaign, None))
                 continue
