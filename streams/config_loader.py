@@ -450,14 +450,6 @@ def kafka_checks(kafka: KafkaConfig) -> Fix:
                 yield later, f"is the same topic as {earlier}"
 
 
-def contact_policy_checks(policy: ContactPolicyConfig) -> Fix:
-    if policy.quiet_start_minute == policy.quiet_end_minute:
-        yield (
-            "quiet_hours_end",
-            "equals quiet_hours_start, which leaves no quiet hours or no others",
-        )
-
-
 def settings_checks(settings: Settings) -> Fix:
     """State must outlive every window it serves, and the buffer must hold every count asked for."""
     engine = settings.engine
@@ -497,9 +489,9 @@ def assemble_settings(**parts: Any) -> Settings:
     )
 
 
-def rule(build: Callable[..., Any], *checks: Callable[[Any], Fix], **keys: Key) -> Section:
+def rule(build: Callable[..., Any], **keys: Key) -> Section:
     """A `[rules.<name>]` table: every rule can be switched off with `enabled = false`."""
-    return Section(build, {"enabled": Key(Boolean()), **keys}, checks=checks)
+    return Section(build, {"enabled": Key(Boolean()), **keys})
 
 
 WINDOW = Key(Duration(), "window_ms")
@@ -584,7 +576,6 @@ SCHEMA = Section(
                 ),
                 "contact_policy": rule(
                     ContactPolicyConfig,
-                    contact_policy_checks,
                     quiet_hours_start=Key(ClockTime(), "quiet_start_minute"),
                     quiet_hours_end=Key(ClockTime(), "quiet_end_minute"),
                     max_unanswered_per_contact_point_per_day=Key(COUNT),
