@@ -809,7 +809,7 @@ def config_group() -> None:
     """Validate and inspect rule configs (TOML; see deploy/rules.toml)."""
 
 
-@config_group.command("check")
+@config_group.command("check", short_help="Validate config files; exit 2 listing every problem.")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @NO_ENV
 def check_command(files: tuple[Path, ...], no_env: bool) -> None:
@@ -829,7 +829,7 @@ def check_command(files: tuple[Path, ...], no_env: bool) -> None:
         raise click.exceptions.Exit(2)
 
 
-@config_group.command("show")
+@config_group.command("show", short_help="Print the effective config as TOML.")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @NO_ENV
 def show_command(file: Path | None, no_env: bool) -> None:
