@@ -52,8 +52,6 @@ _LOCAL_DATE_TIME = re.compile(
 )
 _AMOUNT = re.compile(AMOUNT_PATTERN[1:-1])
 _CURRENCY = re.compile(CURRENCY_PATTERN[1:-1])
-_CHANNELS = frozenset(CHANNELS)
-_REPAYMENT_TYPES = frozenset(REPAYMENT_TYPES)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _OFFSET_MS: dict[str, int] = {
     "Z": 0,
@@ -308,7 +306,7 @@ def _call_attempt(doc: dict[str, Any]) -> CallAttempt:
         _text(doc, kind, "event_id"),
         _text(doc, kind, "borrower_id"),
         _timestamp_ms(doc, kind, "attempted_at"),
-        _member(doc, kind, "channel", _CHANNELS),
+        _member(doc, kind, "channel", CHANNELS),
         _member(doc, kind, "outcome", OUTCOME_CLASS),
         _optional_text(doc, kind, "contact_point", PRIMARY_CONTACT_POINT),
         _optional_text(doc, kind, "loan_id"),
@@ -328,7 +326,7 @@ def _repayment(doc: dict[str, Any]) -> Repayment:
         _text(doc, kind, "borrower_id"),
         _text(doc, kind, "loan_id"),
         _timestamp_ms(doc, kind, "occurred_at"),
-        _member(doc, kind, "type", _REPAYMENT_TYPES),
+        _member(doc, kind, "type", REPAYMENT_TYPES),
         _amount(doc, kind, "amount"),
         _non_negative(doc, kind, "days_past_due", integer=True),  # type: ignore[arg-type]
         _currency(doc, kind, "currency"),
