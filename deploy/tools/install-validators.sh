@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the validators tests/unit/test_deploy_files.py runs, into .cache/tools/ (idempotent):
+#   .cache/tools/bin/promtool              from Debian's `prometheus` package (unpacked, not installed:
+#                                          no service, no dependencies; promtool is self-contained)
+#   .cache/tools/bin/kubernetes-validate   from PyPI, in its own venv; bundles the Kubernetes JSON
+#                                          schemas, so validation needs no network
+# Needs: apt-get (with `apt-get update` rights when the package lists are empty) and python3.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TOOLS="${REACHWATCH_TOOLS:-$ROOT/.cache/tools}"
+KUBERNETES_VALIDATE_VERSION="1.37.0"
+PYTHON="${PYTHON:-python3}"
+mkdir -p "$TOOLS/bin"
+
+install_promtool() {
+    if "$TOOLS/bin/promtool" --version >/dev/null 2>&1; then
+        return
+    fi
+    local work
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' RETURN
+    chmod 0777 "$work"  # apt's _apt user downloads into it
+    if ! (cd "$work" && apt-get download prometheus >/dev/null 2>&1); then
+        apt-get update -qq
+        (cd "$work" && apt-get download prometheus >/dev/null)
+    fi
+    dpkg-deb -x "$work"/prometheus_*.deb "$work/root"
+    install -m 0755 "$work/root/usr/bin/promtool" "$TOOLS/bin/promtool"
+    "$TOOLS/bin/promtool" --version | head -n 1
+}
+
+install_kubernetes_validate() {
+    local venv="$TOOLS/kubernetes-validate"
+    if [[ "$("$venv/bin/kubernetes-validate" --version 2>/dev/null)" == *"$KUBERNETES_VALIDATE_VERSION"* ]]; then
+        return
+    fi
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    ln -sf "$venv/bin/kubernetes-validate" "$TOOLS/bin/kubernetes-validate"
+    echo "kubernetes-validate $("$venv/bin/kubernetes-validate" --version)"
+}
+
+install_promtool
+install_kubernetes_validate
