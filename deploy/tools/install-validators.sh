@@ -19,7 +19,6 @@ install_promtool() {
     fi
     local work
     work="$(mktemp -d)"
-    trap 'rm -rf "$work"' RETURN
     chmod 0777 "$work"  # apt's _apt user downloads into it
     if ! (cd "$work" && apt-get download prometheus >/dev/null 2>&1); then
         apt-get update -qq
@@ -27,6 +26,7 @@ install_promtool() {
     fi
     dpkg-deb -x "$work"/prometheus_*.deb "$work/root"
     install -m 0755 "$work/root/usr/bin/promtool" "$TOOLS/bin/promtool"
+    rm -rf "$work"
     "$TOOLS/bin/promtool" --version | head -n 1
 }
 
