@@ -1,0 +1,227 @@
+"""The Faust worker: one agent over both input topics, state in a changelog-backed Table.
+
+Faust's per-event stream machinery costs ~100 µs and every changelog send ~180 µs (DESIGN.md
+section 9), so the agent works in batches (`take_events`): the pure `BatchProcessor` decides
+everything for the batch, then this shell writes each touched borrower's state once, sends one
+changelog message per borrower per batch, and publishes alerts and dead letters in order.
+Faust refuses table writes outside per-event iteration, so batch writes go to `table.data`
+with the event context of the right partition set (the RocksDB store reads it) and the
+changelog is sent explicitly with `table.send_changelog`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.streams import _current_event
+from faust.types import EventT
+
+from streams.cli_support import config_option, settings_or_exit
+from streams.config import Settings
+from streams.decoding import CALL_ATTEMPT, REPAYMENT
+from streams.engine import BorrowerState, evict_if_idle
+from streams.kafka_security import faust_credentials
+from streams.metrics import FAUST_PREFIX, DomainMetrics
+from streams.pipeline import BatchProcessor, BatchResult, InputRecord
+from streams.startup import StartupError, preflight
+
+BATCH_MAX_EVENTS = 2000
+BATCH_WITHIN_S = 0.01  # the longest an event waits for its batch to fill: bounds alert latency
+EVICTION_SWEEP_INTERVAL_S = 30.0
+EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
+TABLE_NAME = "borrowers"
+
+
+class BorrowerTable(faust.Table):
+    """The Faust table, remembering which partition each borrower's state belongs to.
+
+    Batch writes and the idle-eviction sweep must address the changelog partition explicitly;
+    recovery from the changelog is where that knowledge comes back after a restart.
+    """
+
+    partition_of: dict[bytes, int]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.partition_of = {}
+
+    def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
+        events = list(batch)
+        for event in events:
+            key = event.message.key
+            if key is None:
+                continue
+            if event.message.value is None:
+                self.partition_of.pop(key, None)
+            else:
+                self.partition_of[key] = event.message.partition
+        super().apply_changelog_batch(events)
+
+
+@dataclass
+class Worker:
+    """The imperative shell: Faust app, topics, table, metrics, around one BatchProcessor."""
+
+    settings: Settings
+    partitions: int
+    metrics: DomainMetrics
+    app: faust.App = field(init=False)
+    table: BorrowerTable = field(init=False)
+    processor: BatchProcessor = field(init=False)
+    watermark_ms: dict[int, int] = field(default_factory=dict)
+    _sweep_cursor: list[bytes] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        kafka = self.settings.kafka
+        self.app = faust.App(
+            kafka.app_id,
+            broker=kafka.broker,
+            broker_credentials=faust_credentials(kafka),
+            store=kafka.store,
+            processing_guarantee=kafka.processing_guarantee,
+            topic_partitions=self.partitions,
+            topic_replication_factor=kafka.replication_factor,
+            key_serializer="raw",
+            value_serializer="raw",
+            web_port=self.settings.web.port,
+            web_bind=self.settings.web.bind,
+            consumer_auto_offset_reset="earliest",
+            stream_wait_empty=False,
+        )
+        setup_prometheus_sensors(self.app, name_prefix=FAUST_PREFIX)
+        self.table = self.app.tables.add(
+            BorrowerTable(
+                self.app,
+                name=TABLE_NAME,
+                default=None,
+                partitions=self.partitions,
+                key_type=bytes,  # raw bytes: borrower_id and BorrowerState.to_bytes()
+                value_type=bytes,
+                help="Per-borrower engine state (streams.engine.BorrowerState bytes).",
+            )
+        )
+        kinds = {kafka.call_topic: CALL_ATTEMPT, kafka.repayment_topic: REPAYMENT}
+        self.processor = BatchProcessor(self.settings.engine, kinds, require_key=True)
+        source = self.app.topic(*kinds, key_serializer="raw", value_serializer="raw")
+        self.alert_topic = self.app.topic(kafka.alert_topic, partitions=self.partitions)
+        self.dead_letter_topic = self.app.topic(kafka.dead_letter_topic)
+        self.app.agent(source, name="borrower-events")(self._consume)
+        self.app.timer(EVICTION_SWEEP_INTERVAL_S)(self._sweep_idle)
+        self.metrics.config_info.labels(
+            version=self.settings.engine.version, source=self.settings.source
+        ).set(1)
+
+    async def _consume(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WITHIN_S):
+            await self.handle_batch(events)
+
+    async def handle_batch(self, events: Sequence[EventT]) -> None:
+        records = [
+            InputRecord(m.topic, m.partition, m.offset, m.key, m.value)
+            for m in (event.message for event in events)
+        ]
+        started = time.perf_counter()
+        result = self.processor.process(records, self.table.data.get, int(time.time() * 1000))
+        self.metrics.engine_processing_seconds.observe(
+            (time.perf_counter() - started) / max(1, len(records))
+        )
+        self._write_states(result, {event.message.partition: event for event in events})
+        emitted_at_ms = int(time.time() * 1000)
+        for alert in result.alerts:
+            await self.alert_topic.send(
+                key=alert.borrower_id.encode(), value=alert.encode(emitted_at_ms)
+            )
+        for key, record in result.dead_letters:
+            await self.dead_letter_topic.send(key=key, value=record)
+        self._count(result, emitted_at_ms)
+
+    def _write_states(self, result: BatchResult, event_of_partition: dict[int, EventT]) -> None:
+        data, partition_of = self.table.data, self.table.partition_of
+        for key, write in result.writes.items():
+            # The RocksDB store picks the partition's database from the current event.
+            _current_event.set(weakref.ref(event_of_partition[write.partition]))
+            if write.value is None:
+                data.pop(key, None)
+                partition_of.pop(key, None)
+            else:
+                data[key] = write.value
+                partition_of[key] = write.partition
+            self.table.send_changelog(write.partition, key, write.value)
+        for partition, newest in result.newest_event_ms.items():
+            if newest > self.watermark_ms.get(partition, 0):
+                self.watermark_ms[partition] = newest
+
+    def _count(self, result: BatchResult, emitted_at_ms: int) -> None:
+        metrics = self.metrics
+        for topic, count in result.consumed.items():
+            metrics.events_consumed.labels(topic=topic).inc(count)
+        for (topic, reason), count in result.invalid.items():
+            metrics.events_invalid.labels(topic=topic, reason=reason).inc(count)
+        for topic, count in result.late.items():
+            metrics.events_late.labels(topic=topic).inc(count)
+        for topic, count in result.duplicate.items():
+            metrics.events_duplicate.labels(topic=topic).inc(count)
+        for alert in result.alerts:
+            metrics.alerts.labels(rule=alert.rule, severity=alert.severity, state=alert.state).inc()
+            metrics.event_to_alert_delay_seconds.observe(
+                max(0.0, (emitted_at_ms - alert.event_time_ms) / 1000)
+            )
+        metrics.borrowers_tracked.set(len(self.table.partition_of))
+        metrics.last_event_timestamp_seconds.set(emitted_at_ms / 1000)
+
+    async def _sweep_idle(self) -> None:
+        """Delete idle borrowers' state a slice at a time (DESIGN.md section 3)."""
+        if not self._sweep_cursor:
+            self._sweep_cursor = list(self.table.partition_of)
+        batch = self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
+        del self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
+        data, partition_of = self.table.data, self.table.partition_of
+        for key in batch:
+            partition = partition_of.get(key)
+            stored = data.get(key) if partition is not None else None
+            watermark = self.watermark_ms.get(partition) if partition is not None else None
+            if stored is None or watermark is None:
+                continue
+            state = evict_if_idle(BorrowerState.from_bytes(stored), watermark, self.settings.engine)
+            if state is None:
+                data.pop(key, None)
+                del partition_of[key]
+                self.table.send_changelog(partition, key, None)
+                self.metrics.state_evictions.inc()
+        self.metrics.borrowers_tracked.set(len(partition_of))
+
+
+def build_worker(settings: Settings, metrics: DomainMetrics | None = None) -> Worker:
+    """Check the broker and topics, then wire the Faust app (raises StartupError)."""
+    partitions = preflight(settings)
+    return Worker(settings, partitions, metrics or DomainMetrics())
+
+
+@click.command("worker")
+@config_option
+@click.option("--loglevel", "-l", default="info", show_default=True,
+              type=click.Choice(["crit", "error", "warn", "info", "debug"]))  # fmt: skip
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where Faust keeps table stores (default: ./<app_id>-data).")  # fmt: skip
+def worker_command(config_path: Path | None, loglevel: str, data_dir: Path | None) -> None:
+    """Run the Faust worker: consume both input topics, emit alerts and dead letters."""
+    settings = settings_or_exit(config_path)
+    try:
+        worker = build_worker(settings)
+    except StartupError as error:
+        click.echo(f"reachwatch: cannot start: {error}", err=True)
+        sys.exit(2)
+    if data_dir is not None:
+        worker.app.conf.datadir = data_dir
+    web = settings.web
+    sys.argv = ["reachwatch", "worker", "--loglevel", loglevel,
+                "--web-port", str(web.port), "--web-bind", web.bind]  # fmt: skip
+    worker.app.main()

@@ -1,0 +1,32 @@
+"""What every subcommand that reads the config file shares: the option and the exit code 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from streams.config import Settings
+from streams.config_loader import ConfigError, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option: Callable[[F], F] = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="REACHWATCH_CONFIG",
+    help="Config TOML (default: $REACHWATCH_CONFIG, else the built-in defaults).",
+)
+
+
+def settings_or_exit(config_path: Path | None) -> Settings:
+    """The validated settings, or every problem on stderr and exit code 2."""
+    try:
+        return load_settings(config_path)
+    except ConfigError as error:
+        click.echo(f"reachwatch: invalid configuration:\n{error}", err=True)
+        sys.exit(2)

@@ -1,0 +1,70 @@
+"""Start-up checks that turn a misconfigured deployment into one clear sentence, not a hang."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from streams.config import Settings
+from streams.kafka_security import (
+    BrokerConnectionError,
+    KafkaSecurityError,
+    bootstrap_servers,
+    check_connection,
+    describe,
+    kafka_python_kwargs,
+)
+
+CONNECT_TIMEOUT_S = 15.0
+
+
+class StartupError(RuntimeError):
+    """The worker must not start; the message says what to fix."""
+
+
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    kafka = settings.kafka
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap_servers(kafka.broker),
+        request_timeout_ms=int(CONNECT_TIMEOUT_S * 1000),
+        **kafka_python_kwargs(kafka),
+    )
+
+
+def topic_partition_counts(admin: KafkaAdminClient, topics: list[str]) -> dict[str, int]:
+    """Partition count of each topic that exists (missing topics are left out)."""
+    existing = set(admin.list_topics())
+    present = [topic for topic in topics if topic in existing]
+    if not present:
+        return {}
+    return {entry["name"]: len(entry["partitions"]) for entry in admin.describe_topics(present)}
+
+
+def preflight(settings: Settings) -> int:
+    """The input topics' common partition count, after checking broker and topics."""
+    kafka = settings.kafka
+    try:
+        check_connection(kafka, CONNECT_TIMEOUT_S)
+        admin = admin_client(settings)
+    except (BrokerConnectionError, KafkaSecurityError) as error:
+        raise StartupError(str(error)) from error
+    except (KafkaError, OSError) as error:
+        raise StartupError(f"cannot reach Kafka ({describe(kafka)}): {error}") from error
+    try:
+        inputs = [kafka.call_topic, kafka.repayment_topic]
+        counts = topic_partition_counts(admin, inputs)
+    finally:
+        admin.close()
+    missing = [topic for topic in inputs if topic not in counts]
+    if missing:
+        raise StartupError(
+            f"input topic(s) {', '.join(missing)} do not exist on {describe(kafka)}; "
+            "create them with `reachwatch topics create` (same --config)"
+        )
+    if counts[kafka.call_topic] != counts[kafka.repayment_topic]:
+        raise StartupError(
+            f"input topics must have the same partition count so that one borrower's events "
+            f"meet in one partition, but {kafka.call_topic} has {counts[kafka.call_topic]} and "
+            f"{kafka.repayment_topic} has {counts[kafka.repayment_topic]}"
+        )
+    return counts[kafka.call_topic]
