@@ -26,6 +26,7 @@ lint: $(STAMP) ## ruff lint and format checks.
 
 .PHONY: test
 test: lint ## Lint, then every unit and integration test against a real local Kafka broker.
+	bash deploy/tools/install-validators.sh
 	@export REACHWATCH_RUN_ID="make-test-$$$$"; status=0; \
 	$(PY) -m pytest || status=$$?; \
 	$(PY) -m streams.child_process --fail-if-any "$$REACHWATCH_RUN_ID" || status=1; \
