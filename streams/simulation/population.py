@@ -79,18 +79,16 @@ class Borrower:
 
     def overdue(self, at_ms: int) -> Overdue | None:
         """Days past due at `at_ms`, the loan furthest behind, and when all of it gets paid."""
-        worst: Overdue | None = None
-        settled_ms = 0
+        days_past_due, loan_id, settled_ms = 0, "", 0
         for loan in self.loans:
             for installment in loan.installments:
                 days = installment.overdue_days(at_ms)
-                if not days:
-                    continue
-                paid_ms = installment.paid_ms if installment.paid_ms is not None else NEVER_MS
-                settled_ms = max(settled_ms, paid_ms)
-                if worst is None or days > worst.days_past_due:
-                    worst = Overdue(days, loan.loan_id, 0)
-        return worst and worst._replace(settled_ms=settled_ms)
+                if days:
+                    paid_ms = installment.paid_ms
+                    settled_ms = max(settled_ms, NEVER_MS if paid_ms is None else paid_ms)
+                    if days > days_past_due:
+                        days_past_due, loan_id = days, loan.loan_id
+        return Overdue(days_past_due, loan_id, settled_ms) if days_past_due else None
 
     def label(self, clock: Clock) -> dict[str, object]:
         return {
@@ -115,8 +113,10 @@ class Clock:
         )
         self.days = days
         self.end_ms = self.day_start(days)
-        self._date_prefix = [
-            (self.first_day + timedelta(days=d)).isoformat() for d in range(days + 1)
+        self._dates = [(self.first_day + timedelta(days=d)).isoformat() for d in range(days + 1)]
+        # Every second of a day as text once, so formatting an instant is two lookups.
+        self._times = [
+            f"T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}+08:00" for s in range(86_400)
         ]
 
     def day_start(self, day: int) -> int:
@@ -126,9 +126,8 @@ class Clock:
         return (at_ms - self.origin_ms) // DAY_MS
 
     def format(self, at_ms: int) -> str:
-        day, rest = divmod((at_ms - self.origin_ms) // 1000, 86_400)
-        hours, rest = divmod(rest, 3600)
-        return f"{self._date_prefix[day]}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}+08:00"
+        day, second = divmod((at_ms - self.origin_ms) // SECOND_MS, 86_400)
+        return self._dates[day] + self._times[second]
 
     def daytime(self, rng: random.Random, day: int) -> int:
         """A random instant between 09:00 and 22:00 local on `day` (never before the first day)."""
