@@ -8,7 +8,6 @@ same input order the alerts equal the worker's, byte for byte once `emitted_at` 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -167,7 +166,3 @@ def command(events: BinaryIO, config_path: str | None, out: BinaryIO, emitted_at
     except EventFileError as error:
         raise click.ClickException(f"{events.name}: {error}") from None
     click.echo(counts.summary(), err=True)
-
-
-if __name__ == "__main__":
-    sys.exit(command())
