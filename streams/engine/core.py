@@ -52,6 +52,12 @@ class _Engine(NamedTuple):
 
 
 _engines: dict[int, tuple[EngineConfig, _Engine]] = {}
+_APPLIED, _DUPLICATE, _LATE = Disposition.APPLIED, Disposition.DUPLICATE, Disposition.LATE
+
+
+def _outcome(state: BorrowerState, alerts: list[Alert], disposition: Disposition) -> Outcome:
+    """NamedTuple construction without its Python-level __new__: this runs once per event."""
+    return tuple.__new__(Outcome, (state, alerts, disposition))  # type: ignore[return-value]
 
 
 def _engine_for(config: EngineConfig) -> _Engine:
@@ -76,11 +82,12 @@ def apply(
     state: BorrowerState | None, event: CallAttempt | Repayment, config: EngineConfig
 ) -> Outcome:
     """Apply one event of a borrower; see the module docstring for late and duplicate events."""
-    engine = _engine_for(config)
+    entry = _engines.get(id(config))
+    engine = entry[1] if entry is not None and entry[0] is config else _engine_for(config)
     if state is None:
         state = BorrowerState()
     elif state.newest_ms is not None and event.at_ms < state.newest_ms - config.grace_ms:
-        return Outcome(state, [], Disposition.LATE)
+        return _outcome(state, [], _LATE)
     if type(event) is CallAttempt:
         return _apply_attempt(state, event, config, engine)
     return _apply_repayment(state, event, config, engine)  # type: ignore[arg-type]
@@ -99,13 +106,13 @@ def _apply_attempt(
             if seen.at_ms < horizon:
                 break
             if seen.event_id == event_id:
-                return Outcome(state, [], Disposition.DUPLICATE)
+                return _outcome(state, [], _DUPLICATE)
     if not attempts or at_ms >= attempts[-1].at_ms:
         position = len(attempts)
     else:
         position = bisect_right(attempts, at_ms, key=attempt_time)
     if position < len(attempts) + 1 - engine.max_attempts:
-        return Outcome(state, [], Disposition.LATE)
+        return _outcome(state, [], _LATE)
 
     attempt = make_attempt(at_ms, event.channel, event.outcome, event.contact_point, event.event_id)
     attempts.insert(position, attempt)
@@ -118,7 +125,7 @@ def _apply_attempt(
     ev = Evaluation(state, event, attempt, position, config, run_before=run_before)
     for rule in engine.attempt_rules:
         rule.evaluate(ev)
-    return Outcome(state, ev.alerts, Disposition.APPLIED)
+    return _outcome(state, ev.alerts, _APPLIED)
 
 
 def _update_run(state: BorrowerState, position: int) -> None:
@@ -161,7 +168,7 @@ def _apply_repayment(
 ) -> Outcome:
     event_id = event.event_id
     if any(seen == event_id for _, seen in state.repayment_ids):
-        return Outcome(state, [], Disposition.DUPLICATE)
+        return _outcome(state, [], _DUPLICATE)
     at_ms = event.at_ms
     loans = state.loans
     loan = loans.get(event.loan_id)
@@ -177,7 +184,7 @@ def _apply_repayment(
     ev = Evaluation(state, event, None, -1, config, run_before=state.run)
     for rule in engine.repayment_rules:
         rule.evaluate(ev)
-    return Outcome(state, ev.alerts, Disposition.APPLIED)
+    return _outcome(state, ev.alerts, _APPLIED)
 
 
 def evict_if_idle(

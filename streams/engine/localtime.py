@@ -67,6 +67,16 @@ def local_day(zone: ZoneInfo, at_ms: int) -> int:
     return (at_ms + utc_offset_ms(zone, at_ms)) // DAY_MS
 
 
+def day_bounds(zone: ZoneInfo, day: int) -> tuple[int, int]:
+    """UTC [start, end) of local `day`: each midnight converted with the offset in force there
+    (found from a first guess one offset away, exact unless a transition is within that hour)."""
+    start = day * DAY_MS
+    end = start + DAY_MS
+    start -= utc_offset_ms(zone, start - utc_offset_ms(zone, start))
+    end -= utc_offset_ms(zone, end - utc_offset_ms(zone, end))
+    return start, end
+
+
 def day_label(day: int) -> str:
     """ISO date of a local day number, e.g. 2026-11-27."""
     return date.fromordinal(day + _EPOCH_ORDINAL).isoformat()

@@ -18,6 +18,7 @@ The encoding is a versioned orjson array (`STATE_VERSION`); `from_bytes` refuses
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -70,12 +71,43 @@ _DECODE: dict[str, tuple[str, str]] = {code: pair for pair, code in _ENCODE.item
 assert set(_OUTCOMES) == set(OUTCOME_CLASS), "state format outcome table out of date"
 
 
+# A window's counts come from summing per-attempt tallies in C (`window_tally`) instead of a
+# Python loop per rule: each tally packs 16-bit counters, so at most 65,535 attempts are kept.
+TALLY_BITS = 16
+_TALLY_MASK = (1 << TALLY_BITS) - 1
+MAX_ATTEMPTS_KEPT = _TALLY_MASK
+OWN_FIELD, CONTACT_FIELD, AVOIDANCE_FIELD = 0, 1, 2
+_CHANNEL_FIELD = {channel: 3 + i for i, channel in enumerate(CHANNELS)}
+
+
+def tally_of(cls: int, own: bool, channel: str) -> int:
+    """Own attempts only (emergency contacts are left out of every unreachability count)."""
+    if not own:
+        return 0
+    tally = 1 | 1 << (TALLY_BITS * _CHANNEL_FIELD[channel])
+    if cls == CONTACT:
+        tally |= 1 << (TALLY_BITS * CONTACT_FIELD)
+    elif cls == AVOIDANCE:
+        tally |= 1 << (TALLY_BITS * AVOIDANCE_FIELD)
+    return tally
+
+
+def tally_count(tally: int, field: int) -> int:
+    return (tally >> (TALLY_BITS * field)) & _TALLY_MASK
+
+
+def channels_used(tally: int) -> list[str]:
+    """The channels with at least one own attempt in `tally`, in CHANNELS order."""
+    return [channel for channel, field in _CHANNEL_FIELD.items() if tally_count(tally, field)]
+
+
 class Attempt(NamedTuple):
     """A call attempt as the rules see it; `own` is False for emergency-contact attempts."""
 
     at_ms: int
     cls: int
     own: bool
+    tally: int
     channel: str
     outcome: str
     contact_point: str
@@ -96,23 +128,34 @@ class Loan(NamedTuple):
     at_ms: int
 
 
+_OWN_CLASS_AND_TALLY: dict[tuple[str, str], tuple[int, int]] = {
+    (channel, outcome): (cls, tally_of(cls, True, channel))
+    for outcome, cls in OUTCOME_CODE.items()
+    for channel in CHANNELS
+}
+_new_attempt = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
+
+
 def make_attempt(
     at_ms: int, channel: str, outcome: str, contact_point: str, event_id: str
 ) -> Attempt:
-    return Attempt(
-        at_ms,
-        OUTCOME_CODE[outcome],
-        contact_point != EMERGENCY_CONTACT_POINT,
-        channel,
-        outcome,
-        contact_point,
-        event_id,
+    cls, tally = _OWN_CLASS_AND_TALLY[channel, outcome]  # valid events: known enums only
+    if contact_point == EMERGENCY_CONTACT_POINT:
+        return _new_attempt(
+            Attempt, (at_ms, cls, False, 0, channel, outcome, contact_point, event_id)
+        )
+    return _new_attempt(
+        Attempt, (at_ms, cls, True, tally, channel, outcome, contact_point, event_id)
     )
 
 
-def attempt_time(attempt: Attempt) -> int:
-    """Sort key for bisecting the attempt buffer."""
-    return attempt[0]
+_tally = itemgetter(3)
+attempt_time = itemgetter(0)  # bisect key over the attempt buffer
+
+
+def window_tally(attempts: list[Attempt], first: int) -> int:
+    """The summed tallies of attempts[first:]: all own-attempt counts of a window at once."""
+    return sum(map(_tally, attempts[first:]))
 
 
 class BorrowerState:

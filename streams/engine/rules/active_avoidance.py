@@ -28,9 +28,10 @@ class ActiveAvoidance(Rule):
         if attempt is None or not attempt.own:
             return
         episode = ev.state.episodes.get(self.name)
-        if episode is None and attempt.cls == AVOIDANCE:
-            self._maybe_raise(ev, attempt)
-        elif episode is not None and attempt.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
+        if episode is None:
+            if attempt.cls == AVOIDANCE:
+                self._maybe_raise(ev, attempt)
+        elif attempt.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
             reason = f"Borrower reached ({contact_phrase(attempt)}) after active avoidance"
             self.close(ev, self.name, reason, evidence({}, None, ev.now_ms, [attempt.event_id]))
 
@@ -38,7 +39,11 @@ class ActiveAvoidance(Rule):
         config = self._config
         attempts = ev.state.attempts
         first = ev.window_start(config.window_ms)
-        hits = [i for i in range(first, len(attempts)) if attempts[i].cls == AVOIDANCE]
+        hits = [
+            i
+            for i in range(first, len(attempts))
+            if attempts[i].cls == AVOIDANCE and attempts[i].own
+        ]
         if len(hits) < config.min_avoidance:
             return
         counts: dict[str, int] = {"avoidance": len(hits)}

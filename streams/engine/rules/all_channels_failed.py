@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from streams.config import AllChannelsFailedConfig
 from streams.engine.rules.base import Evaluation, Rule, contact_phrase, duration_label, evidence
-from streams.engine.state import CONTACT, Episode
-from streams.events import CHANNELS
+from streams.engine.state import CONTACT, Episode, channels_used, window_tally
 
 
 class AllChannelsFailed(Rule):
@@ -44,13 +43,13 @@ class AllChannelsFailed(Rule):
         if state.last_contact_ms is not None and state.last_contact_ms >= since:
             return
         attempts = state.attempts
-        tried = [i for i in range(ev.window_start(window_ms), len(attempts)) if attempts[i].own]
-        used = {attempts[i].channel for i in tried}
+        first = ev.window_start(window_ms)
+        used = channels_used(window_tally(attempts, first))
         if len(used) < self._config.min_channels:
             return
-        channels = ", ".join(channel for channel in CHANNELS if channel in used)
+        tried = [i for i in range(first, len(attempts)) if attempts[i].own]
         reason = (
-            f"{len(used)} channels tried ({channels}) in {len(tried)} attempts in "
+            f"{len(used)} channels tried ({', '.join(used)}) in {len(tried)} attempts in "
             f"{duration_label(window_ms)}, none reached (threshold {self._config.min_channels})"
         )
         proof = evidence(

@@ -12,16 +12,16 @@ from __future__ import annotations
 from streams.config import ConsecutiveUnansweredConfig
 from streams.engine.alert import format_time
 from streams.engine.rules.base import Evaluation, Rule, contact_phrase, evidence
-from streams.engine.state import CONTACT, Episode
-from streams.events import CHANNELS
+from streams.engine.state import CONTACT, Episode, channels_used
 
 
 class ConsecutiveUnanswered(Rule):
     name = "consecutive_unanswered"
-    __slots__ = ("_levels",)
+    __slots__ = ("_first", "_levels")
 
     def __init__(self, config: ConsecutiveUnansweredConfig) -> None:
         self._levels = tuple(sorted(config.levels, key=lambda level: level.at))
+        self._first = self._levels[0].at if self._levels else 1 << 62
 
     def severity_of(self, episode: Episode) -> str:
         return self._levels[episode.level].severity
@@ -34,11 +34,13 @@ class ConsecutiveUnanswered(Rule):
         if attempt is None or not attempt.own:
             return
         run = ev.state.run
+        episode = ev.state.episodes.get(self.name)
+        if run < self._first and episode is None:
+            return
         level = -1
         for index, candidate in enumerate(self._levels):
             if run >= candidate.at:
                 level = index
-        episode = ev.state.episodes.get(self.name)
         if level < 0:
             if episode is not None:
                 threshold = self._levels[0].at
@@ -71,8 +73,8 @@ class ConsecutiveUnanswered(Rule):
     def _reason(self, ev: Evaluation, level: int) -> str:
         state = ev.state
         attempts = state.attempts
-        used = {attempts[i].channel for i in self._run_indices(ev)}
-        channels = ", ".join(channel for channel in CHANNELS if channel in used)
+        used = channels_used(sum(attempts[i].tally for i in self._run_indices(ev)))
+        channels = ", ".join(used)
         since = "" if state.run_start_ms is None else f" since {format_time(state.run_start_ms)}"
         return (
             f"{state.run} attempts in a row without contact (threshold {self._levels[level].at}) "

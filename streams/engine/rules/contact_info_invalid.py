@@ -20,6 +20,8 @@ from streams.engine.rules.base import (
 )
 from streams.engine.state import CONTACT, INVALID, Attempt, Episode
 
+_RELEVANT = frozenset((CONTACT, INVALID))
+
 
 class ContactInfoInvalid(Rule):
     name = CONTACT_INFO_INVALID_SLOT
@@ -34,7 +36,7 @@ class ContactInfoInvalid(Rule):
 
     def evaluate(self, ev: Evaluation) -> None:
         attempt = ev.attempt
-        if attempt is None or not attempt.own:
+        if attempt is None or not attempt.own or attempt.cls not in _RELEVANT:
             return
         slot = f"{CONTACT_INFO_INVALID_SLOT}@{attempt.contact_point}"
         episode = ev.state.episodes.get(slot)

@@ -16,22 +16,27 @@ one seen for the borrower, else `default_timezone`.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from bisect import bisect_left
 from zoneinfo import ZoneInfo
 
 from streams.config import DAY_MS, HOUR_MS, ContactPolicyConfig
 from streams.engine.alert import COMPLIANCE
-from streams.engine.localtime import day_label, local_day, local_day_and_minute, zone_for
+from streams.engine.localtime import (
+    day_bounds,
+    day_label,
+    local_day,
+    local_day_and_minute,
+    zone_for,
+)
 from streams.engine.rules.base import RAISED, Evaluation, Rule, evidence
-from streams.engine.state import CONTACT, Attempt, Episode, attempt_time
+from streams.engine.state import CONTACT, Episode, attempt_time
 
 QUIET_HOURS = "quiet_hours"
 UNANSWERED_PER_CONTACT_POINT = "unanswered_per_contact_point"
 CONTACTS_PER_DAY = "contacts_per_day"
 THIRD_PARTY_GATE_CLOSED = "third_party_gate_closed"
 
-SAME_DAY_REACH_MS = DAY_MS + 4 * HOUR_MS  # a local day is at most 25 h long
+SAME_DAY_REACH_MS = DAY_MS + 4 * HOUR_MS  # a local day starts at most this long before an attempt
 
 
 class ContactPolicy(Rule):
@@ -72,26 +77,9 @@ class ContactPolicy(Rule):
                 indices=[ev.position],
             )
         if attempt.cls != CONTACT:
-            point = attempt.contact_point
-            self._check_daily(
-                ev,
-                zone=zone,
-                day=day,
-                kind=UNANSWERED_PER_CONTACT_POINT,
-                limit=config.max_unanswered_per_contact_point_per_day,
-                counts_toward=lambda other: other.cls != CONTACT and other.contact_point == point,
-                what=f"unanswered attempts on {point}",
-            )
+            self._check_daily(ev, zone, day, UNANSWERED_PER_CONTACT_POINT)
         elif attempt.own:
-            self._check_daily(
-                ev,
-                zone=zone,
-                day=day,
-                kind=CONTACTS_PER_DAY,
-                limit=config.max_contacts_per_day,
-                counts_toward=lambda other: other.cls == CONTACT and other.own,
-                what="right-party contacts",
-            )
+            self._check_daily(ev, zone, day, CONTACTS_PER_DAY)
         if not attempt.own and not ev.third_party_gate_open():
             limit = ev.config.third_party_gate.min_consecutive_failed
             reason = (
@@ -109,28 +97,33 @@ class ContactPolicy(Rule):
                 indices=[ev.position],
             )
 
-    def _check_daily(
-        self,
-        ev: Evaluation,
-        *,
-        zone: ZoneInfo,
-        day: int,
-        kind: str,
-        limit: int,
-        counts_toward: Callable[[Attempt], bool],
-        what: str,
-    ) -> None:
-        if (kind, day) in ev.state.policy_fired:
-            return
+    def _check_daily(self, ev: Evaluation, zone: ZoneInfo, day: int, kind: str) -> None:
+        """Count the attempt's local day against the daily limit of `kind`. Most days hold too
+        few attempts to break it, which one bisection shows without computing the day."""
         attempts = ev.state.attempts
-        at_ms = attempts[ev.position].at_ms
-        first = bisect_left(attempts, at_ms - SAME_DAY_REACH_MS, key=attempt_time)
-        last = bisect_right(attempts, at_ms + SAME_DAY_REACH_MS, key=attempt_time)
-        hits = [
-            i
-            for i in range(first, last)
-            if counts_toward(attempts[i]) and local_day(zone, attempts[i].at_ms) == day
-        ]
+        attempt = attempts[ev.position]
+        config = self._config
+        if kind == CONTACTS_PER_DAY:
+            limit = config.max_contacts_per_day
+        else:
+            limit = config.max_unanswered_per_contact_point_per_day
+        reach = bisect_left(attempts, attempt.at_ms - SAME_DAY_REACH_MS, key=attempt_time)
+        if len(attempts) - reach <= limit or (kind, day) in ev.state.policy_fired:
+            return
+        start, end = day_bounds(zone, day)
+        first = bisect_left(attempts, start, key=attempt_time)
+        end = bisect_left(attempts, end, lo=first, key=attempt_time)
+        point = attempt.contact_point
+        if kind == CONTACTS_PER_DAY:
+            hits = [i for i in range(first, end) if attempts[i].cls == CONTACT and attempts[i].own]
+            what = "right-party contacts"
+        else:
+            hits = [
+                i
+                for i in range(first, end)
+                if attempts[i].cls != CONTACT and attempts[i].contact_point == point
+            ]
+            what = f"unanswered attempts on {point}"
         if len(hits) > limit:
             reason = f"{len(hits)} {what} on local day {day_label(day)} (limit {limit})"
             counts = {"attempts": len(hits)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from streams.config import LowContactRateConfig
 from streams.engine.rules.base import Evaluation, Rule, duration_label, evidence
-from streams.engine.state import CONTACT, Episode
+from streams.engine.state import CONTACT_FIELD, OWN_FIELD, Episode, tally_count, window_tally
 
 
 class LowContactRate(Rule):
@@ -29,23 +29,23 @@ class LowContactRate(Rule):
         if attempt is None or not attempt.own:
             return
         config = self._config
-        first = ev.window_start(config.window_ms)
         attempts = ev.state.attempts
-        tried = contacts = 0
-        for i in range(first, len(attempts)):
-            candidate = attempts[i]
-            if candidate.own:
-                tried += 1
-                if candidate.cls == CONTACT:
-                    contacts += 1
-        low = tried >= config.min_attempts and contacts / tried <= config.max_contact_rate
+        first = ev.window_start(config.window_ms)
         episode = ev.state.episodes.get(self.name)
+        if episode is None and len(attempts) - first < config.min_attempts:
+            return
+        tally = window_tally(attempts, first)
+        tried = tally_count(tally, OWN_FIELD)
+        contacts = tally_count(tally, CONTACT_FIELD)
+        low = tried >= config.min_attempts and contacts / tried <= config.max_contact_rate
         if low == (episode is not None):
             return
-        window = duration_label(config.window_ms)
         rate = f"{contacts / tried:.1%}" if tried else "n/a"
-        numbers = f"{contacts} contacts in {tried} attempts in {window} (rate {rate}"
-        limits = f"threshold ≤ {config.max_contact_rate:.0%} with ≥ {config.min_attempts} attempts)"
+        numbers = (
+            f"{contacts} contacts in {tried} attempts in {duration_label(config.window_ms)} "
+            f"(rate {rate}, threshold ≤ {config.max_contact_rate:.0%} "
+            f"with ≥ {config.min_attempts} attempts)"
+        )
         own = [i for i in range(first, len(attempts)) if attempts[i].own]
         proof = evidence(
             {"attempts": tried, "contacts": contacts},
@@ -55,6 +55,6 @@ class LowContactRate(Rule):
         )
         if low:
             episode = Episode(attempt.event_id, 0, attempt.at_ms)
-            self.open(ev, self.name, episode, f"Only {numbers}, {limits}", proof)
+            self.open(ev, self.name, episode, f"Only {numbers}", proof)
         else:
-            self.close(ev, self.name, f"Contact rate no longer low: {numbers}, {limits}", proof)
+            self.close(ev, self.name, f"Contact rate no longer low: {numbers}", proof)

@@ -26,21 +26,27 @@ class UnreachableWhileOverdue(Rule):
 
     def evaluate(self, ev: Evaluation) -> None:
         state = ev.state
-        episode = state.episodes.get(self.name)
-        unreachable = sorted({slot.split("@")[0] for slot in state.episodes if slot != self.name})
+        episodes = state.episodes
+        episode = episodes.get(self.name)
+        unreachable = len(episodes) > (episode is not None)
         if not unreachable and episode is None:
             return
         threshold = self._config.min_days_past_due
+        overdue = any(loan.days_past_due >= threshold for loan in state.loans.values())
+        if (unreachable and overdue) == (episode is not None):
+            return
+        self._transition(ev, episode, threshold)
+
+    def _transition(self, ev: Evaluation, episode: Episode | None, threshold: int) -> None:
+        state = ev.state
+        unreachable = sorted({slot.split("@")[0] for slot in state.episodes if slot != self.name})
         overdue = sorted(
             loan_id for loan_id, loan in state.loans.items() if loan.days_past_due >= threshold
         )
         dpd = max((loan.days_past_due for loan in state.loans.values()), default=0)
-        holds = bool(unreachable) and bool(overdue)
-        if holds == (episode is not None):
-            return
         counts = {"open_rules": len(unreachable), "overdue_loans": len(overdue), "max_dpd": dpd}
         proof = evidence(counts, None, ev.now_ms, [ev.event.event_id])
-        if holds:
+        if episode is None:
             reason = (
                 f"{', '.join(unreachable)} open while {len(overdue)} loan(s) "
                 f"({', '.join(overdue)}) are up to {dpd} days past due (threshold {threshold})"
