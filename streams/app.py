@@ -128,12 +128,20 @@ class Worker:
             InputRecord(m.topic, m.partition, m.offset, m.key, m.value)
             for m in (event.message for event in events)
         ]
+        event_of_partition = {event.message.partition: event for event in events}
+        data = self.table.data
+
+        def load(key: bytes, partition: int) -> bytes | None:
+            # The RocksDB store picks the partition's database from the current event.
+            _current_event.set(weakref.ref(event_of_partition[partition]))
+            return data.get(key)
+
         started = time.perf_counter()
-        result = self.processor.process(records, self.table.data.get, int(time.time() * 1000))
+        result = self.processor.process(records, load, int(time.time() * 1000))
         self.metrics.engine_processing_seconds.observe(
             (time.perf_counter() - started) / max(1, len(records))
         )
-        self._write_states(result, {event.message.partition: event for event in events})
+        self._write_states(result, event_of_partition)
         emitted_at_ms = int(time.time() * 1000)
         for alert in result.alerts:
             await self.alert_topic.send(
@@ -146,7 +154,6 @@ class Worker:
     def _write_states(self, result: BatchResult, event_of_partition: dict[int, EventT]) -> None:
         data, partition_of = self.table.data, self.table.partition_of
         for key, write in result.writes.items():
-            # The RocksDB store picks the partition's database from the current event.
             _current_event.set(weakref.ref(event_of_partition[write.partition]))
             if write.value is None:
                 data.pop(key, None)

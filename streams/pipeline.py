@@ -19,7 +19,8 @@ from streams.deadletter import dead_letter_record
 from streams.decoding import DECODERS, Rejection
 from streams.engine import Alert, BorrowerState, Disposition, apply
 
-StateLoader = Callable[[bytes], bytes | None]
+# (borrower key, partition) -> stored state: a partitioned store needs to know where to look.
+StateLoader = Callable[[bytes, int], bytes | None]
 
 
 class InputRecord(NamedTuple):
@@ -93,7 +94,7 @@ class BatchProcessor:
             if key in working:
                 state = working[key]
             else:
-                stored = load(key)
+                stored = load(key, record.partition)
                 state = None if stored is None else BorrowerState.from_bytes(stored)
             outcome = apply(state, event, config)
             if outcome.disposition is Disposition.APPLIED:

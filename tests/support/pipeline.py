@@ -1,0 +1,164 @@
+"""A reachwatch deployment for one test: its own topics, consumer group, config file and workers."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import Popen
+
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.child_process import stop
+from streams.local_kafka import free_port
+from tests.support.kafka import create_topics, produce, read_exactly, start_worker, unique_name
+
+# (kind, event object, or a malformed record's raw text or bytes)
+EventRecord = tuple[str, dict | str | bytes]
+MALFORMED_KEY = b"b-avoid"  # malformed records are keyed like real ones, so only the body is bad
+
+
+@dataclass
+class RunningWorker:
+    process: Popen[bytes]
+    web_port: int
+    log: Path
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The live /metrics scrape as {(sample name, sorted labels): value}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def consumed(self) -> float:
+        try:
+            samples = self.metrics()
+        except OSError:
+            return -1.0
+        return sum(
+            v for (name, _), v in samples.items() if name == "reachwatch_events_consumed_total"
+        )
+
+
+@dataclass
+class Deployment:
+    """Topics, config and workers of one isolated reachwatch instance on the shared broker."""
+
+    bootstrap: str
+    work_dir: Path
+    partitions: int = 4
+    store: str = "memory://"
+    prefix: str = field(default_factory=lambda: unique_name("rw"))
+    workers: list[RunningWorker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.call_topic = f"{self.prefix}.call-attempts"
+        self.repayment_topic = f"{self.prefix}.repayments"
+        self.alert_topic = f"{self.prefix}.alerts"
+        self.dead_letter_topic = f"{self.prefix}.dead-letters"
+        create_topics(
+            self.bootstrap,
+            [self.call_topic, self.repayment_topic, self.alert_topic, self.dead_letter_topic],
+            self.partitions,
+        )
+
+    def config_file(self, web_port: int) -> Path:
+        path = self.work_dir / f"config-{web_port}.toml"
+        path.write_text(
+            f"""
+[kafka]
+broker = "kafka://{self.bootstrap}"
+app_id = "{self.prefix}"
+call_topic = "{self.call_topic}"
+repayment_topic = "{self.repayment_topic}"
+alert_topic = "{self.alert_topic}"
+dead_letter_topic = "{self.dead_letter_topic}"
+partitions = {self.partitions}
+store = "{self.store}"
+
+[web]
+port = {web_port}
+"""
+        )
+        return path
+
+    def start_worker(self, name: str = "w1") -> RunningWorker:
+        port = free_port()
+        log = self.work_dir / f"worker-{name}-{len(self.workers)}.log"
+        process = start_worker(
+            ["-m", "streams", "worker", "--config", str(self.config_file(port)), "-l", "info",
+             "--data-dir", str(self.work_dir / f"data-{name}")],
+            log,
+        )  # fmt: skip
+        worker = RunningWorker(process, port, log)
+        self.workers.append(worker)
+        return worker
+
+    def stop_worker(self, worker: RunningWorker) -> int:
+        code = stop(worker.process, 60)
+        self.workers.remove(worker)
+        return code
+
+    def stop_all(self) -> None:
+        for worker in list(self.workers):
+            self.stop_worker(worker)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}"
+            for log in sorted(self.work_dir.glob("worker-*.log"))
+        )
+
+    def send(self, records: Iterable[EventRecord]) -> int:
+        """Produce in order, keyed by borrower_id (a malformed record keeps its raw bytes)."""
+        calls, repayments = [], []
+        for kind, event in records:
+            if isinstance(event, dict):
+                key, value = str(event["borrower_id"]).encode(), orjson.dumps(event)
+            else:
+                key, value = MALFORMED_KEY, event.encode() if isinstance(event, str) else event
+            (calls if kind == "call_attempt" else repayments).append((key, value))
+        produce(self.bootstrap, self.call_topic, calls)
+        produce(self.bootstrap, self.repayment_topic, repayments)
+        return len(calls) + len(repayments)
+
+    def send_in_order(self, records: Sequence[EventRecord], worker: RunningWorker) -> None:
+        """Produce one run of same-topic records at a time and wait until the worker read it.
+
+        The two input topics are consumed independently, so only this pacing fixes the
+        cross-topic order, which is what makes the worker's result comparable with replay.
+        """
+        total = worker.consumed()
+        total = max(total, 0.0)
+        start = 0
+        while start < len(records):
+            end = start
+            while end < len(records) and records[end][0] == records[start][0]:
+                end += 1
+            total += self.send(records[start:end])
+            self.wait_consumed(worker, total)
+            start = end
+
+    def wait_consumed(self, worker: RunningWorker, count: float, timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while worker.consumed() < count:
+            if worker.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"worker consumed {worker.consumed()} of {count} events\n{self.logs()}"
+                )
+            time.sleep(0.2)
+
+    def alerts(self, count: int, timeout_s: float = 60.0) -> list[dict]:
+        records = read_exactly(self.bootstrap, self.alert_topic, count, timeout_s)
+        return [orjson.loads(record.value) | {"_key": record.key.decode()} for record in records]
+
+    def dead_letters(self, count: int, timeout_s: float = 60.0) -> list[dict]:
+        records = read_exactly(self.bootstrap, self.dead_letter_topic, count, timeout_s)
+        return [orjson.loads(record.value) for record in records]
