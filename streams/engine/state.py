@@ -70,6 +70,27 @@ _ENCODE: dict[tuple[str, str], str] = {
 _DECODE: dict[str, tuple[str, str]] = {code: pair for pair, code in _ENCODE.items()}
 assert set(_OUTCOMES) == set(OUTCOME_CLASS), "state format outcome table out of date"
 
+# Episode slots and contact_policy violation kinds are long names; the encoding abbreviates them
+# (unknown names pass through unchanged, so a new rule needs no format change).
+_SHORT: dict[str, str] = {
+    "consecutive_unanswered": "cu",
+    "low_contact_rate": "lr",
+    "active_avoidance": "aa",
+    "contact_info_invalid": "ci",
+    "all_channels_failed": "af",
+    "unreachable_while_overdue": "uo",
+    "quiet_hours": "qh",
+    "unanswered_per_contact_point": "up",
+    "contacts_per_day": "cd",
+    "third_party_gate_closed": "tg",
+}
+_LONG: dict[str, str] = {short: name for name, short in _SHORT.items()}
+
+
+def _abbreviate(slot: str, table: dict[str, str]) -> str:
+    name, at, point = slot.partition("@")
+    return table.get(name, name) + at + point
+
 
 # A window's counts come from summing per-attempt tallies in C (`window_tally`) instead of a
 # Python loop per rule: each tally packs 16-bit counters, so at most 65,535 attempts are kept.
@@ -237,8 +258,8 @@ class BorrowerState:
                     for i, attempt in enumerate(attempts)
                 ],
                 {loan_id: list(loan) for loan_id, loan in self.loans.items()},
-                {slot: list(episode) for slot, episode in self.episodes.items()},
-                sorted(self.policy_fired),
+                {_abbreviate(slot, _SHORT): list(ep) for slot, ep in self.episodes.items()},
+                sorted([_SHORT.get(kind, kind), day] for kind, day in self.policy_fired),
                 self.repayment_ids,
             ]
         )
@@ -282,7 +303,7 @@ class BorrowerState:
             point = points[point_codes[i]] if point_codes is not None else "primary"
             attempts.append(make_attempt(at_ms, channel, outcome, point, ids[i]))
         state.loans = {loan_id: Loan(*loan) for loan_id, loan in loans.items()}
-        state.episodes = {slot: Episode(*episode) for slot, episode in episodes.items()}
-        state.policy_fired = {(kind, day) for kind, day in fired}
+        state.episodes = {_abbreviate(slot, _LONG): Episode(*ep) for slot, ep in episodes.items()}
+        state.policy_fired = {(_LONG.get(kind, kind), day) for kind, day in fired}
         state.repayment_ids = [(at, event_id) for at, event_id in repayment_ids]
         return state
