@@ -151,7 +151,8 @@ def state_sizes(config: EngineConfig, attempts: int = 20, borrowers: int = 200) 
                 "Asia/Shanghai",
             )
             state = apply(state, event, config).state
-        assert state is not None and len(state.attempts) == attempts
+        assert state is not None
+        assert len(state.attempts) == attempts
         sizes.append(len(state.to_bytes()))
     return {
         "attempts_in_window": attempts,

@@ -52,21 +52,15 @@ def build_rules(config: EngineConfig) -> tuple[Rule, ...]:
 
 
 def retention_ms(config: EngineConfig) -> int:
-    """How far back attempts must be kept: the longest enabled window (windows end at the
-    borrower's newest time), at least `grace` (de-duplication), and for contact_policy a local
-    day before the oldest event that is not late yet."""
+    """How far back attempts are kept: the longest rule window (windows end at the borrower's
+    newest time), and a local day before the oldest event that is not late yet (contact_policy,
+    de-duplication). Windows of disabled rules count too, so that evidence (the attempts of a
+    run, say) does not shrink when an unrelated rule is switched off."""
     rules = config.rules
-    windows = [
-        rule.window_ms
-        for rule in (
-            rules.low_contact_rate,
-            rules.active_avoidance,
-            rules.contact_info_invalid,
-            rules.all_channels_failed,
-        )
-        if rule.enabled
-    ]
-    windows.append(config.grace_ms)
-    if rules.contact_policy.enabled:
-        windows.append(config.grace_ms + SAME_DAY_REACH_MS)
-    return max(windows)
+    return max(
+        rules.low_contact_rate.window_ms,
+        rules.active_avoidance.window_ms,
+        rules.contact_info_invalid.window_ms,
+        rules.all_channels_failed.window_ms,
+        config.grace_ms + SAME_DAY_REACH_MS,
+    )
