@@ -85,6 +85,10 @@ def test_scenario_gives_expected_alerts_same_as_replay(deployment: Deployment) -
     alerts = deployment.alerts(expected_count())
 
     assert transitions(alerts) == EXPECTED, deployment.logs()
+    assert_same_as_replay(alerts, records)
+
+
+def assert_same_as_replay(alerts: list[dict], records: list[EventRecord]) -> None:
     assert all(alert["_key"] == alert["borrower_id"] for alert in alerts)
     worker_alerts, replay_alerts = (
         per_borrower(without_emitted_at(alerts)),
@@ -129,3 +133,52 @@ def test_malformed_events_go_to_dead_letters_and_nothing_is_lost(deployment: Dep
     assert consumed == len(valid) + len(bad_values)
     assert invalid == len(bad_values)
     assert duplicate == 1  # the redelivered avoidance attempt in the scenario
+
+
+def split_inside_silent_run() -> tuple[list[EventRecord], list[EventRecord]]:
+    """Split the scenario after b-silent's 3rd unanswered attempt: its run spans the split."""
+    records = scenario()
+    silent = [i for i, (_, event) in enumerate(records)
+              if isinstance(event, dict) and event["borrower_id"] == "b-silent"]  # fmt: skip
+    cut = silent[2] + 1
+    return records[:cut], records[cut:]
+
+
+@pytest.mark.parametrize("deployment", STORES, indirect=True)
+def test_restart_recovers_state_from_changelog(deployment: Deployment) -> None:
+    before, after = split_inside_silent_run()
+    first = deployment.start_worker("first")
+    deployment.send_in_order(before, first)
+    assert deployment.stop_worker(first) == 0, deployment.logs()
+    if deployment.store == "memory://":
+        assert not (deployment.work_dir / "data-second").exists()
+    second = deployment.start_worker("second")
+    deployment.wait_ready(second)
+    deployment.send_in_order(after, second)
+
+    alerts = deployment.alerts(expected_count())
+    assert transitions(alerts) == EXPECTED, deployment.logs()
+    silent_raised = next(a for a in alerts if a["borrower_id"] == "b-silent")
+    assert silent_raised["evidence"]["counts"]["run"] == 5
+    assert len(silent_raised["evidence"]["event_ids"]) == 5  # 3 before the restart, 2 after
+    assert_same_as_replay(alerts, before + after)
+
+
+def test_two_workers_split_partitions_and_hand_over_state(deployment: Deployment) -> None:
+    before, after = split_inside_silent_run()
+    one = deployment.start_worker("one")
+    deployment.wait_ready(one)
+    two = deployment.start_worker("two")
+    deployment.wait_ready(two)
+    deployment.wait_ready(one, times=2)  # the rebalance that gave `two` its share
+    deployment.send_in_order(before, one, two)
+    assert one.consumed() > 0, deployment.logs()
+    assert two.consumed() > 0, deployment.logs()
+
+    assert deployment.stop_worker(two) == 0, deployment.logs()
+    deployment.wait_ready(one, times=3)  # took over two's partitions and their state
+    deployment.send_in_order(after, one)
+
+    alerts = deployment.alerts(expected_count())
+    assert transitions(alerts) == EXPECTED, deployment.logs()
+    assert_same_as_replay(alerts, before + after)

@@ -47,6 +47,10 @@ class RunningWorker:
         )
 
 
+def consumed_by(workers: Sequence[RunningWorker]) -> float:
+    return sum(max(worker.consumed(), 0.0) for worker in workers)
+
+
 @dataclass
 class Deployment:
     """Topics, config and workers of one isolated reachwatch instance on the shared broker."""
@@ -129,30 +133,38 @@ port = {web_port}
         produce(self.bootstrap, self.repayment_topic, repayments)
         return len(calls) + len(repayments)
 
-    def send_in_order(self, records: Sequence[EventRecord], worker: RunningWorker) -> None:
-        """Produce one run of same-topic records at a time and wait until the worker read it.
+    def send_in_order(self, records: Sequence[EventRecord], *workers: RunningWorker) -> None:
+        """Produce one run of same-topic records at a time and wait until the workers read it.
 
         The two input topics are consumed independently, so only this pacing fixes the
         cross-topic order, which is what makes the worker's result comparable with replay.
         """
-        total = worker.consumed()
-        total = max(total, 0.0)
+        total = consumed_by(workers)
         start = 0
         while start < len(records):
             end = start
             while end < len(records) and records[end][0] == records[start][0]:
                 end += 1
             total += self.send(records[start:end])
-            self.wait_consumed(worker, total)
+            self.wait_consumed(total, *workers)
             start = end
 
-    def wait_consumed(self, worker: RunningWorker, count: float, timeout_s: float = 90.0) -> None:
+    def wait_consumed(self, count: float, *workers: RunningWorker, timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
-        while worker.consumed() < count:
-            if worker.process.poll() is not None or time.monotonic() > deadline:
+        while consumed_by(workers) < count:
+            dead = [w for w in workers if w.process.poll() is not None]
+            if dead or time.monotonic() > deadline:
                 raise AssertionError(
-                    f"worker consumed {worker.consumed()} of {count} events\n{self.logs()}"
+                    f"workers consumed {consumed_by(workers)} of {count} events\n{self.logs()}"
                 )
+            time.sleep(0.2)
+
+    def wait_ready(self, worker: RunningWorker, times: int = 1, timeout_s: float = 90.0) -> None:
+        """Until the worker's log says it is ready (`times` counts rebalances it went through)."""
+        deadline = time.monotonic() + timeout_s
+        while worker.log.read_text(errors="replace").count("Worker ready") < times:
+            if worker.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker never became ready\n{self.logs()}")
             time.sleep(0.2)
 
     def alerts(self, count: int, timeout_s: float = 60.0) -> list[dict]:
