@@ -35,7 +35,7 @@ from streams.startup import StartupError, preflight
 
 BATCH_MAX_EVENTS = 2000
 BATCH_WITHIN_S = 0.01  # the longest an event waits for its batch to fill: bounds alert latency
-EVICTION_SWEEP_INTERVAL_S = 30.0
+DEFAULT_EVICTION_SWEEP_S = 30.0
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
 TABLE_NAME = "borrowers"
 
@@ -73,6 +73,7 @@ class Worker:
     settings: Settings
     partitions: int
     metrics: DomainMetrics
+    eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S
     app: faust.App = field(init=False)
     table: BorrowerTable = field(init=False)
     processor: BatchProcessor = field(init=False)
@@ -114,7 +115,7 @@ class Worker:
         self.alert_topic = self.app.topic(kafka.alert_topic, partitions=self.partitions)
         self.dead_letter_topic = self.app.topic(kafka.dead_letter_topic)
         self.app.agent(source, name="borrower-events")(self._consume)
-        self.app.timer(EVICTION_SWEEP_INTERVAL_S)(self._sweep_idle)
+        self.app.timer(self.eviction_sweep_s)(self._sweep_idle)
         self.metrics.config_info.labels(
             version=self.settings.engine.version, source=self.settings.source
         ).set(1)
@@ -206,10 +207,10 @@ class Worker:
         self.metrics.borrowers_tracked.set(len(partition_of))
 
 
-def build_worker(settings: Settings, metrics: DomainMetrics | None = None) -> Worker:
+def build_worker(settings: Settings, eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S) -> Worker:
     """Check the broker and topics, then wire the Faust app (raises StartupError)."""
     partitions = preflight(settings)
-    return Worker(settings, partitions, metrics or DomainMetrics())
+    return Worker(settings, partitions, DomainMetrics(), eviction_sweep_s)
 
 
 @click.command("worker")
@@ -218,11 +219,16 @@ def build_worker(settings: Settings, metrics: DomainMetrics | None = None) -> Wo
               type=click.Choice(["crit", "error", "warn", "info", "debug"]))  # fmt: skip
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Where Faust keeps table stores (default: ./<app_id>-data).")  # fmt: skip
-def worker_command(config_path: Path | None, loglevel: str, data_dir: Path | None) -> None:
+@click.option("--eviction-sweep", "eviction_sweep_s", type=click.FloatRange(min=0.1),
+              default=DEFAULT_EVICTION_SWEEP_S, show_default=True,
+              help="Seconds between idle-state sweeps (a table slice each).")  # fmt: skip
+def worker_command(
+    config_path: Path | None, loglevel: str, data_dir: Path | None, eviction_sweep_s: float
+) -> None:
     """Run the Faust worker: consume both input topics, emit alerts and dead letters."""
     settings = settings_or_exit(config_path)
     try:
-        worker = build_worker(settings)
+        worker = build_worker(settings, eviction_sweep_s)
     except StartupError as error:
         click.echo(f"reachwatch: cannot start: {error}", err=True)
         sys.exit(2)

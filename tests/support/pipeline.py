@@ -93,12 +93,12 @@ port = {web_port}
         )
         return path
 
-    def start_worker(self, name: str = "w1") -> RunningWorker:
+    def start_worker(self, name: str = "w1", *extra_args: str) -> RunningWorker:
         port = free_port()
         log = self.work_dir / f"worker-{name}-{len(self.workers)}.log"
         process = start_worker(
             ["-m", "streams", "worker", "--config", str(self.config_file(port)), "-l", "info",
-             "--data-dir", str(self.work_dir / f"data-{name}")],
+             "--data-dir", str(self.work_dir / f"data-{name}"), *extra_args],
             log,
         )  # fmt: skip
         worker = RunningWorker(process, port, log)
