@@ -178,31 +178,33 @@ def calibration_us() -> float:
     return round(best, 3)
 
 
+def run(events: int = 400_000, borrowers: int = 10_000) -> dict:
+    """Apply-only and state round-trip throughput, and state sizes, as one result."""
+    config = EngineConfig()
+    stream = generate(events, borrowers)
+    run_apply(stream[: min(len(stream), 20_000)], config)  # warm caches (zones, offsets)
+    apply_s, alerts = run_apply(stream, config)
+    round_trip_s = run_round_trip(stream, config)
+    repayments = sum(isinstance(event, Repayment) for event in stream)
+    return {
+        "events": len(stream),
+        "borrowers": borrowers,
+        "repayment_share": round(repayments / len(stream), 3),
+        "alerts": alerts,
+        "apply_events_per_s": round(len(stream) / apply_s),
+        "apply_with_state_round_trip_events_per_s": round(len(stream) / round_trip_s),
+        "state_size": state_sizes(config),
+        "goals": {"apply_events_per_s": 100_000, "state_bytes_at_20_attempts": 1024},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=400_000)
     parser.add_argument("--borrowers", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench-results/engine.json"))
     args = parser.parse_args()
-    config = EngineConfig()
-    events = generate(args.events, args.borrowers)
-    run_apply(events[: min(len(events), 20_000)], config)  # warm caches (zones, offsets)
-    runs = [run_apply(events, config) for _ in range(args.repeat)]
-    apply_s, alerts = min(runs)
-    round_trip_s = min(run_round_trip(events, config) for _ in range(args.repeat))
-    repayments = sum(isinstance(event, Repayment) for event in events)
-    result = {
-        "events": len(events),
-        "borrowers": args.borrowers,
-        "repayment_share": round(repayments / len(events), 3),
-        "alerts": alerts,
-        "calibration_us": calibration_us(),
-        "apply_events_per_s": round(len(events) / apply_s),
-        "apply_with_state_round_trip_events_per_s": round(len(events) / round_trip_s),
-        "state_size": state_sizes(config),
-        "goals": {"apply_events_per_s": 100_000, "state_bytes_at_20_attempts": 1024},
-    }
+    result = run(args.events, args.borrowers)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
