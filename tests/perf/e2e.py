@@ -1,0 +1,216 @@
+"""End-to-end measurements of the real worker on the real broker.
+
+Each function starts its own worker(s) on topics it is given and stops them before returning,
+so a failure in one measurement never leaves a process behind for the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from tests.perf.worker import POLL_S, BenchWorker, WorkerFailed
+from tests.perf.workload import (
+    PARTITIONS,
+    Message,
+    Topics,
+    fill,
+    memory_borrower,
+    now_text,
+    producer,
+)
+
+BORROWERS_TRACKED = "reachwatch_borrowers_tracked"
+# The latency mix: mostly failed attempts over many channels, so several rules open and close.
+LATENCY_OUTCOMES = ("no_answer", "no_answer", "busy", "powered_off", "rejected",
+                    "number_suspended", "voicemail", "answered")  # fmt: skip
+CHANNELS = ("voice", "sms", "app_push", "email")
+
+
+def saturation(topics: Topics, total: int, work_dir: Path, store: str = "memory://") -> dict:
+    """Drain pre-filled topics: events/s from the first consumed event to the last."""
+    bench = BenchWorker(topics, work_dir, store)
+    bench.start("saturation")
+    try:
+        first_at, last_at, first_count = bench.drain(total)
+        rss = bench.rss_bytes()
+    finally:
+        bench.stop()
+    seconds = last_at - first_at
+    return {
+        "events": total,
+        "store": store,
+        "seconds": round(seconds, 2),
+        "events_per_s": round((total - first_count) / seconds),
+        "startup_to_first_event_s": round(first_at - bench.started_at, 2),
+        "rss_bytes_after": rss,
+        "poll_interval_s": POLL_S,
+    }
+
+
+def wait_processing(bench: BenchWorker, probe: Message, timeout_s: float = 180.0) -> float:
+    """Produce `probe` and return the monotonic time at which the worker had consumed it."""
+    fill(bench.topics, [probe])
+    deadline = time.monotonic() + timeout_s
+    while bench.worker.consumed() < 1:
+        if bench.worker.process.poll() is not None or time.monotonic() > deadline:
+            tail = bench.worker.log.read_text(errors="replace")[-3000:]
+            raise WorkerFailed(f"the worker never consumed the probe event:\n{tail}")
+        time.sleep(POLL_S)
+    return time.monotonic()
+
+
+def probe_for(borrower_id: str) -> Message:
+    event = {"event_id": f"probe-{time.time_ns()}", "borrower_id": borrower_id,
+             "attempted_at": now_text(int(time.time() * 1000)), "channel": "voice",
+             "outcome": "answered", "borrower_tz": "Asia/Shanghai"}  # fmt: skip
+    return Message("call_attempt", borrower_id.encode(), orjson.dumps(event))
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _summary(latencies_s: list[float]) -> dict:
+    return {
+        "count": len(latencies_s),
+        "p50_ms": round(1000 * _quantile(latencies_s, 0.50), 1),
+        "p90_ms": round(1000 * _quantile(latencies_s, 0.90), 1),
+        "p99_ms": round(1000 * _quantile(latencies_s, 0.99), 1),
+        "max_ms": round(1000 * max(latencies_s), 1),
+    }
+
+
+async def _offer_load(topics: Topics, rate: int, seconds: float, borrowers: int) -> dict:
+    """Send `rate` events/s stamped "now"; match alerts to the send time of their trigger.
+
+    An alert's trigger is identified by (borrower_id, event_time): with `borrowers` of them in
+    rotation each borrower gets an event every borrowers/rate seconds, so the pair is unique.
+    """
+    rng = random.Random(3)
+    sent_at: dict[tuple[str, int], float] = {}
+    received: list[tuple[dict, float]] = []
+    consumer = AIOKafkaConsumer(bootstrap_servers=topics.bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")  # fmt: skip
+    sender = producer(topics.bootstrap)
+    await consumer.start()
+    await sender.start()
+    consumer.assign([TopicPartition(topics.alert, p) for p in range(PARTITIONS)])
+    stop = asyncio.Event()
+
+    async def read_alerts() -> None:
+        while not stop.is_set():
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                now = time.time()
+                received.extend((orjson.loads(record.value), now) for record in records)
+
+    reader = asyncio.create_task(read_alerts())
+    try:
+        started, n, tick = time.monotonic(), 0, 0.005
+        while (elapsed := time.monotonic() - started) < seconds:
+            while n < elapsed * rate:
+                now = time.time()
+                now_ms = int(now * 1000)
+                borrower = f"lat-{n % borrowers:05d}"
+                event = {"event_id": f"lat-{n}", "borrower_id": borrower,
+                         "attempted_at": now_text(now_ms), "channel": rng.choice(CHANNELS),
+                         "outcome": rng.choice(LATENCY_OUTCOMES)}  # fmt: skip
+                sent_at[borrower, now_ms] = now
+                await sender.send(topics.call, orjson.dumps(event), key=borrower.encode())
+                n += 1
+            await asyncio.sleep(tick)
+        await sender.flush()
+        await asyncio.sleep(3)  # the last alerts
+    finally:
+        stop.set()
+        await reader
+        await sender.stop()
+        await consumer.stop()
+    end_to_end, to_emit = [], []
+    for alert, received_at in received:
+        event_ms = int(datetime.fromisoformat(alert["event_time"]).timestamp() * 1000)
+        sent = sent_at.get((alert["borrower_id"], event_ms))
+        if sent is None:
+            continue
+        end_to_end.append(received_at - sent)
+        to_emit.append(datetime.fromisoformat(alert["emitted_at"]).timestamp() - sent)
+    return {
+        "offered_events_per_s": rate,
+        "seconds": seconds,
+        "events_sent": n,
+        "borrowers": borrowers,
+        "alerts_received": len(received),
+        "send_to_alert_received": _summary(end_to_end),
+        "send_to_alert_emitted": _summary(to_emit),
+    }
+
+
+def latency(bootstrap: str, work_dir: Path, rate: int, seconds: float) -> dict:
+    """Event-to-alert latency at a fixed offered load, after the worker is up and idle."""
+    topics = Topics.create(bootstrap, "latency")
+    bench = BenchWorker(topics, work_dir)
+    bench.start("latency")
+    try:
+        ready_at = wait_processing(bench, probe_for("lat-probe"))
+        result = asyncio.run(_offer_load(topics, rate, seconds, borrowers=2 * rate))
+        result["startup_without_state_s"] = round(ready_at - bench.started_at, 2)
+        result["worker_histogram_p99_bucket_s"] = _histogram_p99(bench)
+    finally:
+        bench.stop()
+    return result
+
+
+def _histogram_p99(bench: BenchWorker) -> float | None:
+    """Upper bound of the worker's own emit-delay histogram bucket holding the 99th percentile."""
+    samples = bench.worker.metrics()
+    buckets = sorted(
+        (float(dict(labels)["le"]), value)
+        for (name, labels), value in samples.items()
+        if name == "reachwatch_event_to_alert_delay_seconds_bucket"
+    )
+    if not buckets or not buckets[-1][1]:
+        return None
+    return next(le for le, count in buckets if count >= 0.99 * buckets[-1][1])
+
+
+def load_and_recover(topics: Topics, borrowers: int, work_dir: Path, store: str,
+                     recover: bool) -> dict:  # fmt: skip
+    """Worker RSS once `borrowers` states are held; then a fresh worker restores them.
+
+    Recovery is timed from spawning the fresh worker (new data dir, same app id) until it has
+    processed a probe event sent at spawn time: Faust consumes nothing before recovery is done.
+    """
+    bench = BenchWorker(topics, work_dir, store)
+    label = f"load-{store.removesuffix('://')}-{borrowers}"
+    bench.start(label)
+    try:
+        first_at, last_at, first_count = bench.drain(borrowers)
+        time.sleep(2)  # let the last changelog batch and the allocator settle
+        result = {
+            "store": store,
+            "borrowers": borrowers,
+            "rss_bytes": bench.rss_bytes(),
+            "borrowers_tracked": bench.gauge(BORROWERS_TRACKED),
+            "load_events_per_s": round((borrowers - first_count) / (last_at - first_at)),
+        }
+    finally:
+        bench.stop()
+    result["rss_bytes_per_borrower"] = round(result["rss_bytes"] / borrowers)
+    if not recover:
+        return result
+    bench.start(f"{label}-recovery")
+    try:
+        ready_at = wait_processing(bench, probe_for(memory_borrower(0)))
+        result["recovery_s"] = round(ready_at - bench.started_at, 2)
+        result["recovered_borrowers_tracked"] = bench.gauge(BORROWERS_TRACKED)
+        result["rss_bytes_after_recovery"] = bench.rss_bytes()
+    finally:
+        bench.stop()
+    return result

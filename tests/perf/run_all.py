@@ -1,0 +1,230 @@
+"""The benchmark suite (`make bench`): every figure of issue 7 in one run, one JSON file.
+
+Run: .venv/bin/python -m tests.perf.run_all [--quick] [--events N] [--borrowers N]
+
+One local broker serves the whole suite, so the ceiling, reachwatch and the Quix Streams peer
+read the same pre-filled topics on the same machine minutes apart. Every measurement prints its
+figure when it completes and is saved at once (a later failure keeps earlier figures); a
+failing measurement is recorded with its error and the suite goes on. The load average is
+stored next to each figure because the machine is shared. Figures are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import orjson
+
+from streams.local_kafka import start_local_kafka
+from tests.perf import bench_decode, bench_engine, ceiling, e2e, quix_peer
+from tests.perf.workload import PARTITIONS, Topics, fill, one_attempt_each, simulated
+
+RESULTS = Path("bench-results/results.json")
+WORK_DIR = Path("bench-results/work")
+MILLION = 1_000_000
+
+
+class Suite:
+    """Collects measurements into one result document, saved after each one."""
+
+    def __init__(self, parameters: dict, budget_s: float) -> None:
+        self.began = time.monotonic()
+        self.budget_s = budget_s
+        self.doc: dict = {
+            "parameters": parameters,
+            "environment": {
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "load_average_at_start": os.getloadavg(),
+            },
+            "measurements": {},
+        }
+
+    def remaining_s(self) -> float:
+        return self.budget_s - (time.monotonic() - self.began)
+
+    def measure(self, name: str, run: Callable[[], dict], line: Callable[[dict], str]) -> dict:
+        load_before = os.getloadavg()[0]
+        began = time.monotonic()
+        try:
+            result = run()
+        except Exception as error:  # recorded; the suite goes on
+            result = {"error": f"{type(error).__name__}: {error}"}
+            traceback.print_exc()
+            print(f"{name}: FAILED {result['error'][:300]}", flush=True)
+        else:
+            print(f"{name}: {line(result)}", flush=True)
+        result["load_1m_before_after"] = [load_before, os.getloadavg()[0]]
+        result["measurement_wall_s"] = round(time.monotonic() - began, 1)
+        self.doc["measurements"][name] = result
+        self.save()
+        return result
+
+    def save(self) -> None:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_bytes(orjson.dumps(self.doc, option=orjson.OPT_INDENT_2))
+
+
+def rate(result: dict) -> str:
+    return f"{result['events_per_s']:,} events/s ({result['events']:,} in {result['seconds']} s)"
+
+
+def ratio(numerator: dict, denominator: dict) -> float | None:
+    if "events_per_s" not in numerator or "events_per_s" not in denominator:
+        return None
+    return round(numerator["events_per_s"] / denominator["events_per_s"], 3)
+
+
+def memory_line(result: dict) -> str:
+    text = (f"RSS {result['rss_bytes'] / 2**20:,.0f} MiB for {result['borrowers']:,} borrowers "
+            f"({result['rss_bytes_per_borrower']:,} B each, loaded at "
+            f"{result['load_events_per_s']:,} events/s)")  # fmt: skip
+    if "recovery_s" in result:
+        text += (f"; fresh worker restored {result['recovered_borrowers_tracked']:,.0f} "
+                 f"in {result['recovery_s']} s")  # fmt: skip
+    return text
+
+
+def end_to_end(suite: Suite, bootstrap: str, args: argparse.Namespace) -> None:
+    """Sections 3 to 6: saturation, ceiling, peer, latency, memory and recovery."""
+    main = Topics.create(bootstrap, "main")
+    suite.measure("prefill", lambda: {"events": fill(main, simulated(args.events, args.borrowers)),
+                                      "borrowers": args.borrowers, "partitions": PARTITIONS},
+                  lambda r: f"{r['events']:,} simulated events in the input topics")  # fmt: skip
+    top = suite.measure("ceiling_bare_aiokafka", lambda: ceiling.run(main, args.events), rate)
+    ours = suite.measure("e2e_saturation_reachwatch",
+                         lambda: e2e.saturation(main, args.events, WORK_DIR), rate)  # fmt: skip
+    peer = suite.measure("peer_quix_streams",
+                         lambda: quix_peer.run(main, args.events, WORK_DIR), rate)  # fmt: skip
+    suite.doc["ratios"] = {"reachwatch_over_ceiling": ratio(ours, top),
+                           "reachwatch_over_quix_peer": ratio(ours, peer)}  # fmt: skip
+    print(f"ratios: {suite.doc['ratios']}", flush=True)
+    suite.measure(
+        "latency",
+        lambda: e2e.latency(bootstrap, WORK_DIR, args.rate, args.latency_seconds),
+        lambda r: (
+            f"send→alert received p50 {r['send_to_alert_received']['p50_ms']} ms, "
+            f"p99 {r['send_to_alert_received']['p99_ms']} ms over {r['alerts_received']:,} alerts "
+            f"at {r['offered_events_per_s']:,} events/s"
+        ),
+    )
+    for borrowers in args.memory_borrowers:
+        memory_and_recovery(suite, bootstrap, borrowers)
+
+
+def memory_and_recovery(suite: Suite, bootstrap: str, borrowers: int) -> None:
+    """RSS per store with `borrowers` states, recovery at 100,000; skips what cannot fit."""
+    topics = Topics.create(bootstrap, f"mem{borrowers}")
+    suite.measure(
+        f"prefill_{borrowers}_borrowers",
+        lambda: {"events": fill(topics, one_attempt_each(borrowers))},
+        lambda r: f"{r['events']:,} events, one per borrower",
+    )
+    for store in ("memory://", "rocksdb://"):
+        kind = store.removesuffix("://")
+        name = f"memory_{kind}_{borrowers}"
+        smaller = suite.doc["measurements"].get(f"memory_{kind}_100000", {})
+        projected = 1.5 * borrowers / smaller.get("load_events_per_s", 1) + 60
+        if borrowers > 100_000 and projected > suite.remaining_s():
+            reason = f"projected {projected:.0f} s, {suite.remaining_s():.0f} s of budget left"
+            suite.doc["measurements"][name] = {"skipped": reason}
+            print(f"{name}: skipped ({reason})", flush=True)
+            continue
+        load = partial(e2e.load_and_recover, topics, borrowers, WORK_DIR, store,
+                       recover=borrowers == 100_000)  # fmt: skip
+        suite.measure(name, load, memory_line)
+
+
+def table(doc: dict) -> str:
+    m = doc["measurements"]
+
+    def get(name: str, *path: str) -> object:
+        value: object = m.get(name, {})
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return "—" if value is None else value
+
+    rows = [
+        ("decode+validate", get("decode", "events_per_second"), "events/s", "≥200,000"),
+        ("engine apply", get("engine", "apply_events_per_s"), "events/s", "≥100,000"),
+        ("engine + state round trip", get("engine", "apply_with_state_round_trip_events_per_s"),
+         "events/s", ""),
+        ("state per borrower (20 attempts)", get("engine", "state_size", "mean_bytes"), "bytes",
+         "≤1,024"),
+        ("ceiling: bare aiokafka + orjson", get("ceiling_bare_aiokafka", "events_per_s"),
+         "events/s", ""),
+        ("reachwatch worker, saturation", get("e2e_saturation_reachwatch", "events_per_s"),
+         "events/s", ""),
+        ("Quix Streams peer", get("peer_quix_streams", "events_per_s"), "events/s", ""),
+        ("reachwatch / ceiling", doc.get("ratios", {}).get("reachwatch_over_ceiling"), "",
+         "≥0.5"),
+        ("reachwatch / Quix peer", doc.get("ratios", {}).get("reachwatch_over_quix_peer"), "",
+         ">1"),
+        ("event→alert p50", get("latency", "send_to_alert_received", "p50_ms"), "ms", ""),
+        ("event→alert p99", get("latency", "send_to_alert_received", "p99_ms"), "ms", "≤100"),
+    ]  # fmt: skip
+    for name, result in m.items():
+        if name.startswith("memory_"):
+            rows.append((f"RSS {name}", get(name, "rss_bytes_per_borrower"), "bytes/borrower", ""))
+            if "recovery_s" in result:
+                rows.append((f"recovery {name}", result["recovery_s"], "s", "≤30"))
+    width = max(len(row[0]) for row in rows)
+    lines = [f"{'measurement':<{width}}  {'value':>12}  {'unit':<15} goal"]
+    for name, value, unit, goal in rows:
+        shown = f"{value:,}" if isinstance(value, int | float) else str(value)
+        lines.append(f"{name:<{width}}  {shown:>12}  {unit:<15} {goal}")
+    return "\n".join(lines)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, under ~5 minutes")
+    parser.add_argument("--events", type=int, help="saturation events (200,000; quick 50,000)")
+    parser.add_argument("--borrowers", type=int, help="their borrowers (20,000; quick 5,000)")
+    args = parser.parse_args()
+    args.events = args.events or (50_000 if args.quick else 200_000)
+    args.borrowers = args.borrowers or (5_000 if args.quick else 20_000)
+    args.rate = 1_000
+    args.latency_seconds = 20.0 if args.quick else 30.0
+    args.memory_borrowers = [100_000] if args.quick else [100_000, MILLION]
+    args.budget_s = 300.0 if args.quick else 1200.0
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    shutil.rmtree(WORK_DIR, ignore_errors=True)
+    WORK_DIR.mkdir(parents=True)
+    suite = Suite(dict(vars(args)), args.budget_s)
+    suite.measure("decode", lambda: bench_decode.run(min(args.events, 200_000), rounds=3),
+                  lambda r: f"{r['events_per_second']:,} events/s "
+                  f"({r['events_per_cpu_second']:,}/CPU s)")  # fmt: skip
+    suite.measure("engine", lambda: bench_engine.run(args.events, args.borrowers),
+                  lambda r: f"apply {r['apply_events_per_s']:,} events/s, with state round trip "
+                  f"{r['apply_with_state_round_trip_events_per_s']:,}/s, "
+                  f"{r['state_size']['mean_bytes']} B state at 20 attempts")  # fmt: skip
+    broker = start_local_kafka()
+    suite.doc["environment"]["kafka"] = broker.version
+    try:
+        end_to_end(suite, broker.bootstrap, args)
+    finally:
+        broker.stop()
+        shutil.rmtree(WORK_DIR / "quix-state", ignore_errors=True)
+    suite.doc["environment"]["load_average_at_end"] = os.getloadavg()
+    suite.doc["total_wall_s"] = round(time.monotonic() - suite.began, 1)
+    suite.save()
+    print()
+    print(table(suite.doc))
+    print(f"\n{RESULTS} (total {suite.doc['total_wall_s']} s, load {os.getloadavg()[0]:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""A reachwatch worker subprocess on benchmark topics, watched through /metrics and /proc.
+
+Timings are taken from the outside (metric scrapes every `POLL_S`), so the worker runs exactly
+as in production; scrapes are rare enough not to cost it measurable CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.local_kafka import free_port
+from tests.perf.workload import PARTITIONS, Topics
+from tests.support.kafka import start_worker, stop_worker, unique_name
+from tests.support.pipeline import RunningWorker
+
+POLL_S = 0.1
+
+
+class WorkerFailed(RuntimeError):
+    """The worker exited or stalled; the message carries its log tail."""
+
+
+@dataclass
+class BenchWorker:
+    """One worker process of consumer group `app_id` reading `topics`."""
+
+    topics: Topics
+    work_dir: Path
+    store: str = "memory://"
+    app_id: str = ""
+    profile_to: Path | None = None  # run under cProfile, stats written here on stop
+
+    def __post_init__(self) -> None:
+        self.app_id = self.app_id or unique_name("bench-app")
+        self.running: RunningWorker | None = None
+        self.started_at = 0.0
+
+    def start(self, name: str) -> RunningWorker:
+        """Spawn with a fresh data dir (`name`); `started_at` is the monotonic spawn time."""
+        port = free_port()
+        config = self.work_dir / f"{name}.toml"
+        config.write_text(
+            f"""
+[kafka]
+broker = "kafka://{self.topics.bootstrap}"
+app_id = "{self.app_id}"
+call_topic = "{self.topics.call}"
+repayment_topic = "{self.topics.repayment}"
+alert_topic = "{self.topics.alert}"
+dead_letter_topic = "{self.topics.dead_letter}"
+partitions = {PARTITIONS}
+store = "{self.store}"
+
+[web]
+port = {port}
+"""
+        )
+        profile = ["-m", "cProfile", "-o", str(self.profile_to)] if self.profile_to else []
+        command = [*profile, "-m", "streams", "worker", "--config", str(config), "-l", "info",
+                   "--data-dir", str(self.work_dir / f"data-{name}")]  # fmt: skip
+        self.started_at = time.monotonic()
+        log = self.work_dir / f"{name}.log"
+        self.running = RunningWorker(start_worker(command, log), port, log)
+        return self.running
+
+    @property
+    def worker(self) -> RunningWorker:
+        if self.running is None:
+            raise WorkerFailed("the worker was not started")
+        return self.running
+
+    def stop(self) -> None:
+        if self.running is not None:
+            stop_worker(self.running.process, 60)
+            self.running = None
+
+    def gauge(self, name: str) -> float:
+        samples = self.worker.metrics()
+        return sum(v for (sample, _), v in samples.items() if sample == name)
+
+    def rss_bytes(self) -> int:
+        status = Path(f"/proc/{self.worker.process.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+        return int(kib) * 1024
+
+    def drain(self, total: int, stall_s: float = 120.0) -> tuple[float, float, float]:
+        """Wait until `total` events are consumed: (first seen, last seen, count at first seen).
+
+        Times are monotonic; the first scrape with a non-zero count marks the start, which
+        leaves start-up, recovery and the consumer group join out of the figure.
+        """
+        first_at = first_count = 0.0
+        last_progress, last_count = time.monotonic(), 0.0
+        while True:
+            consumed = self.worker.consumed()
+            now = time.monotonic()
+            if consumed > 0 and not first_at:
+                first_at, first_count = now, consumed
+            if consumed >= total:
+                return first_at, now, first_count
+            if consumed > last_count:
+                last_progress, last_count = now, consumed
+            if self.worker.process.poll() is not None or now - last_progress > stall_s:
+                tail = self.worker.log.read_text(errors="replace")[-3000:]
+                raise WorkerFailed(f"worker consumed {consumed:.0f} of {total}:\n{tail}")
+            time.sleep(POLL_S)
