@@ -144,11 +144,13 @@ class Worker:
         )
         self._write_states(result, event_of_partition)
         emitted_at_ms = int(time.time() * 1000)
-        for alert in result.alerts:
+        for partition, alert in result.alerts:
+            _current_event.set(weakref.ref(event_of_partition[partition]))
             await self.alert_topic.send(
                 key=alert.borrower_id.encode(), value=alert.encode(emitted_at_ms)
             )
-        for key, record in result.dead_letters:
+        for partition, key, record in result.dead_letters:
+            _current_event.set(weakref.ref(event_of_partition[partition]))
             await self.dead_letter_topic.send(key=key, value=record)
         self._count(result, emitted_at_ms)
 
@@ -177,7 +179,7 @@ class Worker:
             metrics.events_late.labels(topic=topic).inc(count)
         for topic, count in result.duplicate.items():
             metrics.events_duplicate.labels(topic=topic).inc(count)
-        for alert in result.alerts:
+        for _, alert in result.alerts:
             metrics.alerts.labels(rule=alert.rule, severity=alert.severity, state=alert.state).inc()
             metrics.event_to_alert_delay_seconds.observe(
                 max(0.0, (emitted_at_ms - alert.event_time_ms) / 1000)

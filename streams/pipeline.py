@@ -44,8 +44,10 @@ class StateWrite(NamedTuple):
 @dataclass(slots=True)
 class BatchResult:
     writes: dict[bytes, StateWrite] = field(default_factory=dict)
-    alerts: list[Alert] = field(default_factory=list)
-    dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    # (source partition, alert) and (source partition, key, record): under exactly-once each
+    # output belongs to the transaction of the partition whose event caused it.
+    alerts: list[tuple[int, Alert]] = field(default_factory=list)
+    dead_letters: list[tuple[int, bytes | None, bytes]] = field(default_factory=list)
     consumed: Counter[str] = field(default_factory=Counter)  # by topic
     invalid: Counter[tuple[str, str]] = field(default_factory=Counter)  # by (topic, reason)
     late: Counter[str] = field(default_factory=Counter)
@@ -77,6 +79,7 @@ class BatchProcessor:
                 result.invalid[topic, event.reason] += 1
                 result.dead_letters.append(
                     (
+                        record.partition,
                         record.key,
                         dead_letter_record(
                             raw=record.value,
@@ -100,7 +103,7 @@ class BatchProcessor:
             if outcome.disposition is Disposition.APPLIED:
                 working[key] = outcome.state
                 result.writes[key] = StateWrite(record.partition, None, record)
-                result.alerts.extend(outcome.alerts)
+                result.alerts.extend((record.partition, alert) for alert in outcome.alerts)
                 newest = result.newest_event_ms.get(record.partition, 0)
                 if event.at_ms > newest:
                     result.newest_event_ms[record.partition] = event.at_ms

@@ -4,9 +4,12 @@
 updates the given state in place and returns it (the worker owns the state and writes
 `to_bytes()` right after); duplicates and late events leave it untouched. Ordering decisions:
 
-* late: an event older than the borrower's newest event by more than `grace` (exactly `grace`
-  is still in time) is ignored; within grace it is placed in event-time order (after events with
-  the same time) and the rules are re-evaluated at the borrower's newest time;
+* late: a call attempt older than the borrower's newest call attempt by more than `grace`
+  (exactly `grace` is still in time) is ignored; within grace it is placed in event-time order
+  (after events with the same time) and the rules are re-evaluated at the borrower's newest time.
+  Repayments are judged against their own loan's newest status instead: the two topics are
+  consumed independently, and one running ahead (a backlog after an outage) must not make the
+  other's events look late. Repayments do not move the attempt clock that windows end at;
 * duplicates: an event_id already seen among the attempts (or repayments) within grace; older
   duplicates are late anyway;
 * a full buffer cannot place an attempt older than everything it keeps: that attempt is late too.
@@ -86,9 +89,9 @@ def apply(
     engine = entry[1] if entry is not None and entry[0] is config else _engine_for(config)
     if state is None:
         state = BorrowerState()
-    elif state.newest_ms is not None and event.at_ms < state.newest_ms - config.grace_ms:
-        return _outcome(state, [], _LATE)
     if type(event) is CallAttempt:
+        if state.newest_ms is not None and event.at_ms < state.newest_ms - config.grace_ms:
+            return _outcome(state, [], _LATE)
         return _apply_attempt(state, event, config, engine)
     return _apply_repayment(state, event, config, engine)  # type: ignore[arg-type]
 
@@ -172,16 +175,19 @@ def _apply_repayment(
     at_ms = event.at_ms
     loans = state.loans
     loan = loans.get(event.loan_id)
+    if loan is not None and at_ms < loan.at_ms - config.grace_ms:
+        return _outcome(state, [], _LATE)
     if loan is None or at_ms >= loan.at_ms:
         loans[event.loan_id] = Loan(event.days_past_due, event.type, at_ms)
         if len(loans) > MAX_LOANS:
             del loans[min(loans, key=lambda loan_id: loans[loan_id].at_ms)]
-    _advance(state, at_ms, config, engine)
-    horizon = max(at_ms, state.newest_ms or at_ms) - config.grace_ms
+    newest_repayment = max([at_ms, *(seen_at for seen_at, _ in state.repayment_ids)])
+    horizon = newest_repayment - config.grace_ms
     recent = [(seen_at, seen) for seen_at, seen in state.repayment_ids if seen_at >= horizon]
     recent.append((at_ms, event_id))
     state.repayment_ids = recent[-MAX_REPAYMENT_IDS:]
     ev = Evaluation(state, event, None, -1, config, run_before=state.run)
+    ev.now_ms = at_ms
     for rule in engine.repayment_rules:
         rule.evaluate(ev)
     return _outcome(state, ev.alerts, _APPLIED)
@@ -192,8 +198,8 @@ def evict_if_idle(
 ) -> BorrowerState | None:
     """None (delete the state) once the borrower has been idle for `idle_eviction` (inclusive)
     and no enabled rule has an open episode; otherwise the state, unchanged."""
-    newest = state.newest_ms
-    if newest is not None and watermark_ms - newest < config.idle_eviction_ms:
+    newest = max([state.newest_ms or 0, *(loan.at_ms for loan in state.loans.values())])
+    if watermark_ms - newest < config.idle_eviction_ms:
         return state
     enabled = _engine_for(config).enabled
     if any(slot.split("@", 1)[0] in enabled for slot in state.episodes):

@@ -18,15 +18,17 @@ from streams.replay import replay_records
 from tests.support.pipeline import Deployment, EventRecord
 from tests.support.scenario import EXPECTED, scenario
 
-STORES = ["memory://", "rocksdb://"]
+# (store, processing guarantee): each store at least once, and exactly once on memory.
+SETUPS = [("memory://", "at_least_once"), ("rocksdb://", "at_least_once"),
+          ("memory://", "exactly_once")]  # fmt: skip
 
 
 @pytest.fixture
 def deployment(
     kafka_bootstrap: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Deployment]:
-    store = getattr(request, "param", "memory://")
-    deployment = Deployment(kafka_bootstrap, tmp_path, store=store)
+    store, guarantee = getattr(request, "param", ("memory://", "at_least_once"))
+    deployment = Deployment(kafka_bootstrap, tmp_path, store=store, guarantee=guarantee)
     try:
         yield deployment
     finally:
@@ -77,7 +79,7 @@ def expected_count() -> int:
     return sum(len(v) for v in EXPECTED.values())
 
 
-@pytest.mark.parametrize("deployment", STORES, indirect=True)
+@pytest.mark.parametrize("deployment", SETUPS, indirect=True, ids=lambda s: "-".join(s))
 def test_scenario_gives_expected_alerts_same_as_replay(deployment: Deployment) -> None:
     records = scenario()
     worker = deployment.start_worker()
@@ -144,7 +146,7 @@ def split_inside_silent_run() -> tuple[list[EventRecord], list[EventRecord]]:
     return records[:cut], records[cut:]
 
 
-@pytest.mark.parametrize("deployment", STORES, indirect=True)
+@pytest.mark.parametrize("deployment", SETUPS[:2], indirect=True, ids=lambda s: s[0])
 def test_restart_recovers_state_from_changelog(deployment: Deployment) -> None:
     before, after = split_inside_silent_run()
     first = deployment.start_worker("first")

@@ -59,6 +59,7 @@ class Deployment:
     work_dir: Path
     partitions: int = 4
     store: str = "memory://"
+    guarantee: str = "at_least_once"
     prefix: str = field(default_factory=lambda: unique_name("rw"))
     workers: list[RunningWorker] = field(default_factory=list)
 
@@ -86,6 +87,7 @@ alert_topic = "{self.alert_topic}"
 dead_letter_topic = "{self.dead_letter_topic}"
 partitions = {self.partitions}
 store = "{self.store}"
+processing_guarantee = "{self.guarantee}"
 
 [web]
 port = {web_port}
