@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -20,8 +20,9 @@ import orjson
 from streams.config import DAY_MS, EngineConfig
 from streams.config_loader import ConfigError, load_settings
 from streams.decoding import DECODERS, Rejection
-from streams.engine import Alert, BorrowerState, Disposition, apply, evict_if_idle
+from streams.engine import Alert, BorrowerState, evict_if_idle
 from streams.events import CallAttempt, Repayment
+from streams.pipeline import BatchProcessor, InputRecord
 
 EVICTION_SWEEP_MS = DAY_MS  # how often, in event time, idle borrower states are swept
 
@@ -51,19 +52,27 @@ class ReplayCounts:
         )
 
 
-def decode_record(line: bytes, line_number: int = 0) -> CallAttempt | Repayment | Rejection:
-    """Decode one event-file line exactly as the worker decodes the Kafka message it stands for."""
+def input_record(line: bytes, line_number: int = 0) -> InputRecord:
+    """The Kafka record an event-file line stands for: topic = its kind, value = its bytes."""
     try:
         record = orjson.loads(line)
-        decode = DECODERS[record["kind"]]
+        kind = record["kind"]
         event = record["event"]
+        if kind not in DECODERS:
+            raise KeyError(kind)
     except (orjson.JSONDecodeError, KeyError, TypeError) as error:
         raise EventFileError(
             f"line {line_number}: not a {{'kind': 'call_attempt'|'repayment', 'event': ...}} "
             f"record ({error!r})"
         ) from None
     value = event.encode() if isinstance(event, str) else orjson.dumps(event)
-    return decode(value, None, require_key=False)
+    return InputRecord(kind, 0, line_number, None, value)
+
+
+def decode_record(line: bytes, line_number: int = 0) -> CallAttempt | Repayment | Rejection:
+    """Decode one event-file line exactly as the worker decodes the Kafka message it stands for."""
+    record = input_record(line, line_number)
+    return DECODERS[record.topic](record.value, None, require_key=False)
 
 
 def replay_records(
@@ -71,46 +80,56 @@ def replay_records(
 ) -> Iterator[Alert]:
     """Alerts in the order the worker would emit them; `counts` is filled in as it goes.
 
-    Idle states are evicted as the worker does (`evict_if_idle`), swept once per day of event
-    time against the newest event time read so far.
+    Each line goes through the worker's own `BatchProcessor` (decode, engine, state writes), so
+    replay and worker cannot drift apart. Idle states are evicted as the worker does
+    (`evict_if_idle`), swept once per day of event time against the newest event time read.
     """
     counts = counts if counts is not None else ReplayCounts()
-    states: dict[str, BorrowerState] = {}
+    processor = BatchProcessor(config, {kind: kind for kind in DECODERS}, require_key=False)
+    stored: dict[bytes, bytes] = {}
     watermark_ms = next_sweep_ms = None
     for line_number, line in enumerate(records, start=1):
         if not line.strip():
             continue
-        event = decode_record(line, line_number)
+        result = processor.process([input_record(line, line_number)], _load(stored), 0)
         counts.events += 1
-        if isinstance(event, Rejection):
-            counts.invalid += 1
-            counts.invalid_reasons[event.reason] += 1
-            continue
-        outcome = apply(states.get(event.borrower_id), event, config)
-        if outcome.disposition is Disposition.LATE:
-            counts.late += 1
-        elif outcome.disposition is Disposition.DUPLICATE:
-            counts.duplicates += 1
-        if outcome.state is None:
-            states.pop(event.borrower_id, None)
-        else:
-            states[event.borrower_id] = outcome.state
-        for alert in outcome.alerts:
+        for (_, reason), n in result.invalid.items():
+            counts.invalid += n
+            counts.invalid_reasons[reason] += n
+        counts.late += result.late.total()
+        counts.duplicates += result.duplicate.total()
+        for key, write in result.writes.items():
+            if write.value is None:
+                stored.pop(key, None)
+            else:
+                stored[key] = write.value
+        for _, alert in result.alerts:
             counts.alerts_by_rule[alert.rule] += 1
             yield alert
-        if watermark_ms is None or event.at_ms > watermark_ms:
-            watermark_ms = event.at_ms
+        newest = result.newest_event_ms.get(0)
+        if newest is not None and (watermark_ms is None or newest > watermark_ms):
+            watermark_ms = newest
+        if watermark_ms is None:
+            continue
         if next_sweep_ms is None:
             next_sweep_ms = watermark_ms + EVICTION_SWEEP_MS
         elif watermark_ms >= next_sweep_ms:
-            counts.evicted += evict_idle(states, watermark_ms, config)
+            counts.evicted += evict_idle(stored, watermark_ms, config)
             next_sweep_ms = watermark_ms + EVICTION_SWEEP_MS
 
 
-def evict_idle(states: dict[str, BorrowerState], watermark_ms: int, config: EngineConfig) -> int:
-    idle = [b for b, state in states.items() if evict_if_idle(state, watermark_ms, config) is None]
-    for borrower_id in idle:
-        del states[borrower_id]
+def _load(stored: dict[bytes, bytes]) -> Callable[[bytes, int], bytes | None]:
+    return lambda key, _partition: stored.get(key)
+
+
+def evict_idle(stored: dict[bytes, bytes], watermark_ms: int, config: EngineConfig) -> int:
+    idle = [
+        key
+        for key, value in stored.items()
+        if evict_if_idle(BorrowerState.from_bytes(value), watermark_ms, config) is None
+    ]
+    for key in idle:
+        del stored[key]
     return len(idle)
 
 

@@ -79,7 +79,7 @@ def expected_count() -> int:
     return sum(len(v) for v in EXPECTED.values())
 
 
-@pytest.mark.parametrize("deployment", SETUPS, indirect=True, ids=lambda s: "-".join(s))
+@pytest.mark.parametrize("deployment", SETUPS, indirect=True, ids="-".join)
 def test_scenario_gives_expected_alerts_same_as_replay(deployment: Deployment) -> None:
     records = scenario()
     worker = deployment.start_worker()
