@@ -31,6 +31,7 @@ BORROWERS_TRACKED = "reachwatch_borrowers_tracked"
 LATENCY_OUTCOMES = ("no_answer", "no_answer", "busy", "powered_off", "rejected",
                     "number_suspended", "voicemail", "answered")  # fmt: skip
 CHANNELS = ("voice", "sms", "app_push", "email")
+RESTORE_STARTS, RESTORE_ENDS = "Restoring state from changelog topics", "Recovery complete"
 
 
 def saturation(topics: Topics, total: int, work_dir: Path, store: str = "memory://") -> dict:
@@ -180,6 +181,18 @@ def _histogram_p99(bench: BenchWorker) -> float | None:
     return next(le for le, count in buckets if count >= 0.99 * buckets[-1][1])
 
 
+def _restore_seconds(log: Path) -> float | None:
+    """Faust's own account: from "Restoring state" to "Recovery complete" in the worker log."""
+    stamps = {}
+    for line in log.read_text(errors="replace").splitlines():
+        for marker in (RESTORE_STARTS, RESTORE_ENDS):
+            if marker in line:
+                stamps[marker] = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
+    if len(stamps) < 2:
+        return None
+    return round((stamps[RESTORE_ENDS] - stamps[RESTORE_STARTS]).total_seconds(), 2)
+
+
 def load_and_recover(topics: Topics, borrowers: int, work_dir: Path, store: str,
                      recover: bool) -> dict:  # fmt: skip
     """Worker RSS once `borrowers` states are held; then a fresh worker restores them.
@@ -209,6 +222,7 @@ def load_and_recover(topics: Topics, borrowers: int, work_dir: Path, store: str,
     try:
         ready_at = wait_processing(bench, probe_for(memory_borrower(0)))
         result["recovery_s"] = round(ready_at - bench.started_at, 2)
+        result["changelog_restore_s"] = _restore_seconds(bench.worker.log)
         result["recovered_borrowers_tracked"] = bench.gauge(BORROWERS_TRACKED)
         result["rss_bytes_after_recovery"] = bench.rss_bytes()
     finally:
