@@ -194,7 +194,7 @@ def parse_args() -> argparse.Namespace:
     args.events = args.events or (50_000 if args.quick else 200_000)
     args.borrowers = args.borrowers or (5_000 if args.quick else 20_000)
     args.rate = 1_000
-    args.latency_seconds = 20.0 if args.quick else 30.0
+    args.latency_seconds = 15.0 if args.quick else 30.0
     args.memory_borrowers = [100_000] if args.quick else [100_000, MILLION]
     args.budget_s = 300.0 if args.quick else 1200.0
     return args
