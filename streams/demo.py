@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -102,7 +102,7 @@ class Demo:
     traffic_started: float = 0.0
     first_alert_s: float | None = None
     alerts_shown: int = 0
-    simulator_reported: bool = field(default=False, repr=False)
+    simulator_reported: bool = False
 
     @property
     def worker_log(self) -> Path:
@@ -230,9 +230,10 @@ def run(
     settings = settings_or_exit(None)
     for line in create_topics(settings):
         click.echo(f"topics: {line}")
-    demo.follower = AlertFollower.open(
+    follower = AlertFollower.open(
         settings.kafka, from_beginning=False, deadline=time.monotonic() + 60
     )
+    demo.follower = follower
     click.echo(f"starting the worker (log {demo.worker_log})…")
     demo.start_worker()
     demo.start_simulator(settings, bootstrap, borrowers, rate, seed)
@@ -252,7 +253,7 @@ def run(
             )
         )
     )
-    demo.show_alerts(demo.follower, color=sys.stdout.isatty())
+    demo.show_alerts(follower, color=sys.stdout.isatty())
 
 
 @click.command("demo")
