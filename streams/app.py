@@ -31,13 +31,18 @@ from streams.engine import BorrowerState, evict_if_idle
 from streams.kafka_security import faust_credentials
 from streams.metrics import FAUST_PREFIX, DomainMetrics
 from streams.pipeline import BatchProcessor, BatchResult, InputRecord
-from streams.startup import StartupError, preflight
+from streams.startup import StartupError, preflight, rekeyed_topic
 
 BATCH_MAX_EVENTS = 2000
 BATCH_WITHIN_S = 0.01  # the longest an event waits for its batch to fill: bounds alert latency
 DEFAULT_EVICTION_SWEEP_S = 30.0
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
 TABLE_NAME = "borrowers"
+
+
+def _input_record(event: EventT) -> InputRecord:
+    message = event.message
+    return InputRecord(message.topic, message.partition, message.offset, message.key, message.value)
 
 
 class BorrowerTable(faust.Table):
@@ -110,25 +115,54 @@ class Worker:
             )
         )
         kinds = {kafka.call_topic: CALL_ATTEMPT, kafka.repayment_topic: REPAYMENT}
-        self.processor = BatchProcessor(self.settings.engine, kinds, require_key=True)
-        source = self.app.topic(*kinds, key_serializer="raw", value_serializer="raw")
         self.alert_topic = self.app.topic(kafka.alert_topic, partitions=self.partitions)
         self.dead_letter_topic = self.app.topic(kafka.dead_letter_topic)
+        if kafka.repartition:
+            kinds = self._repartition_by_borrower(kinds)
+        self.processor = BatchProcessor(self.settings.engine, kinds, require_key=True)
+        source = self.app.topic(*kinds, key_serializer="raw", value_serializer="raw")
         self.app.agent(source, name="borrower-events")(self._consume)
         self.app.timer(self.eviction_sweep_s)(self._sweep_idle)
         self.metrics.config_info.labels(
             version=self.settings.engine.version, source=self.settings.source
         ).set(1)
 
+    def _repartition_by_borrower(self, kinds: dict[str, str]) -> dict[str, str]:
+        """For producers that do not key by borrower_id: a first agent decodes each event and
+        forwards its original bytes, keyed by borrower_id, to an internal topic per kind; the
+        main agent reads those. Invalid events are dead-lettered at this first step."""
+        router = BatchProcessor(self.settings.engine, kinds, require_key=False)
+        rekeyed = {
+            topic: self.app.topic(
+                rekeyed_topic(self.settings.kafka, topic),
+                partitions=self.partitions,
+                internal=True,
+                key_serializer="raw",
+                value_serializer="raw",
+            )
+            for topic in kinds
+        }
+        raw = self.app.topic(*kinds, key_serializer="raw", value_serializer="raw")
+
+        async def repartition(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WITHIN_S):
+                records = [_input_record(event) for event in events]
+                result, routed = router.route(records, int(time.time() * 1000))
+                for topic, key, value in routed:
+                    await rekeyed[topic].send(key=key, value=value)
+                for _, key, letter in result.dead_letters:
+                    await self.dead_letter_topic.send(key=key, value=letter)
+                self._count(result, int(time.time() * 1000))
+
+        self.app.agent(raw, name="repartition-by-borrower")(repartition)
+        return {rekeyed[topic].get_topic_name(): kind for topic, kind in kinds.items()}
+
     async def _consume(self, stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WITHIN_S):
             await self.handle_batch(events)
 
     async def handle_batch(self, events: Sequence[EventT]) -> None:
-        records = [
-            InputRecord(m.topic, m.partition, m.offset, m.key, m.value)
-            for m in (event.message for event in events)
-        ]
+        records = [_input_record(event) for event in events]
         event_of_partition = {event.message.partition: event for event in events}
         data = self.table.data
 

@@ -18,6 +18,7 @@ from streams.config import EngineConfig
 from streams.deadletter import dead_letter_record
 from streams.decoding import DECODERS, Rejection
 from streams.engine import Alert, BorrowerState, Disposition, apply
+from streams.events import CallAttempt, Repayment
 
 # (borrower key, partition) -> stored state: a partitioned store needs to know where to look.
 StateLoader = Callable[[bytes, int], bytes | None]
@@ -65,6 +66,40 @@ class BatchProcessor:
         self.decoders = {topic: DECODERS[kind] for topic, kind in kinds.items()}
         self.require_key = require_key
 
+    def decode(
+        self, record: InputRecord, result: BatchResult, received_at_ms: int
+    ) -> CallAttempt | Repayment | None:
+        """The record's event, or None after counting it and queueing its dead letter."""
+        topic = record.topic
+        result.consumed[topic] += 1
+        event = self.decoders[topic](record.value, record.key, require_key=self.require_key)
+        if not isinstance(event, Rejection):
+            return event
+        result.invalid[topic, event.reason] += 1
+        letter = dead_letter_record(
+            raw=record.value,
+            key=record.key,
+            topic=topic,
+            partition=record.partition,
+            offset=record.offset,
+            rejection=event,
+            received_at_ms=received_at_ms,
+        )
+        result.dead_letters.append((record.partition, record.key, letter))
+        return None
+
+    def route(
+        self, records: Iterable[InputRecord], received_at_ms: int
+    ) -> tuple[BatchResult, list[tuple[str, bytes, bytes]]]:
+        """The repartition step: valid records as (topic, borrower key, original value)."""
+        result = BatchResult()
+        routed = []
+        for record in records:
+            event = self.decode(record, result, received_at_ms)
+            if event is not None and record.value is not None:
+                routed.append((record.topic, event.borrower_id.encode(), record.value))
+        return result, routed
+
     def process(
         self, records: Iterable[InputRecord], load: StateLoader, received_at_ms: int
     ) -> BatchResult:
@@ -72,27 +107,10 @@ class BatchProcessor:
         working: dict[bytes, BorrowerState | None] = {}
         config = self.config
         for record in records:
-            topic = record.topic
-            result.consumed[topic] += 1
-            event = self.decoders[topic](record.value, record.key, require_key=self.require_key)
-            if isinstance(event, Rejection):
-                result.invalid[topic, event.reason] += 1
-                result.dead_letters.append(
-                    (
-                        record.partition,
-                        record.key,
-                        dead_letter_record(
-                            raw=record.value,
-                            key=record.key,
-                            topic=topic,
-                            partition=record.partition,
-                            offset=record.offset,
-                            rejection=event,
-                            received_at_ms=received_at_ms,
-                        ),
-                    )
-                )
+            event = self.decode(record, result, received_at_ms)
+            if event is None:
                 continue
+            topic = record.topic
             key = event.borrower_id.encode()
             if key in working:
                 state = working[key]

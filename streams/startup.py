@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
-from streams.config import Settings
+from streams.config import KafkaConfig, Settings
 from streams.kafka_security import (
     BrokerConnectionError,
     KafkaSecurityError,
@@ -40,6 +41,26 @@ def topic_partition_counts(admin: KafkaAdminClient, topics: list[str]) -> dict[s
     return {entry["name"]: len(entry["partitions"]) for entry in admin.describe_topics(present)}
 
 
+def rekeyed_topic(kafka: KafkaConfig, topic: str) -> str:
+    """The internal topic holding `topic`'s events keyed by borrower_id (repartition mode)."""
+    return f"{kafka.app_id}-{topic}-by-borrower"
+
+
+def ensure_rekeyed_topics(settings: Settings) -> None:
+    """Create the by-borrower topics before Faust subscribes (it does not declare them)."""
+    kafka = settings.kafka
+    wanted = [rekeyed_topic(kafka, t) for t in (kafka.call_topic, kafka.repayment_topic)]
+    admin = admin_client(settings)
+    try:
+        missing = [t for t in wanted if t not in topic_partition_counts(admin, wanted)]
+        if missing:
+            admin.create_topics(
+                [NewTopic(t, kafka.partitions, kafka.replication_factor) for t in missing]
+            )
+    finally:
+        admin.close()
+
+
 def preflight(settings: Settings) -> int:
     """The input topics' common partition count, after checking broker and topics."""
     kafka = settings.kafka
@@ -61,6 +82,9 @@ def preflight(settings: Settings) -> int:
             f"input topic(s) {', '.join(missing)} do not exist on {describe(kafka)}; "
             "create them with `reachwatch topics create` (same --config)"
         )
+    if kafka.repartition:
+        ensure_rekeyed_topics(settings)
+        return kafka.partitions
     if counts[kafka.call_topic] != counts[kafka.repayment_topic]:
         raise StartupError(
             f"input topics must have the same partition count so that one borrower's events "

@@ -184,3 +184,16 @@ def test_two_workers_split_partitions_and_hand_over_state(deployment: Deployment
     alerts = deployment.alerts(expected_count())
     assert transitions(alerts) == EXPECTED, deployment.logs()
     assert_same_as_replay(alerts, before + after)
+
+
+def test_repartition_handles_unkeyed_producers(kafka_bootstrap: str, tmp_path: Path) -> None:
+    deployment = Deployment(kafka_bootstrap, tmp_path, repartition=True)
+    try:
+        records = scenario()
+        worker = deployment.start_worker()
+        deployment.send_in_order(records, worker)
+        alerts = deployment.alerts(expected_count())
+        assert transitions(alerts) == EXPECTED, deployment.logs()
+        assert_same_as_replay(alerts, records)
+    finally:
+        deployment.stop_all()

@@ -37,18 +37,22 @@ class RunningWorker:
             for sample in family.samples
         }
 
-    def consumed(self) -> float:
+    def consumed(self, topics: frozenset[str] | None = None) -> float:
+        """Events consumed (from `topics` only, if given); -1 while /metrics does not answer."""
         try:
             samples = self.metrics()
         except OSError:
             return -1.0
         return sum(
-            v for (name, _), v in samples.items() if name == "reachwatch_events_consumed_total"
+            value
+            for (name, labels), value in samples.items()
+            if name == "reachwatch_events_consumed_total"
+            and (topics is None or dict(labels)["topic"] in topics)
         )
 
 
-def consumed_by(workers: Sequence[RunningWorker]) -> float:
-    return sum(max(worker.consumed(), 0.0) for worker in workers)
+def consumed_by(workers: Sequence[RunningWorker], topics: frozenset[str] | None = None) -> float:
+    return sum(max(worker.consumed(topics), 0.0) for worker in workers)
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Deployment:
     partitions: int = 4
     store: str = "memory://"
     guarantee: str = "at_least_once"
+    repartition: bool = False  # then producers send without keys, as unkeyed producers do
     prefix: str = field(default_factory=lambda: unique_name("rw"))
     workers: list[RunningWorker] = field(default_factory=list)
 
@@ -73,6 +78,14 @@ class Deployment:
             [self.call_topic, self.repayment_topic, self.alert_topic, self.dead_letter_topic],
             self.partitions,
         )
+
+    @property
+    def engine_topics(self) -> frozenset[str]:
+        """The topics the engine's agent reads (the by-borrower ones when repartitioning)."""
+        inputs = (self.call_topic, self.repayment_topic)
+        if self.repartition:
+            return frozenset(f"{self.prefix}-{topic}-by-borrower" for topic in inputs)
+        return frozenset(inputs)
 
     def config_file(self, web_port: int) -> Path:
         path = self.work_dir / f"config-{web_port}.toml"
@@ -88,6 +101,7 @@ dead_letter_topic = "{self.dead_letter_topic}"
 partitions = {self.partitions}
 store = "{self.store}"
 processing_guarantee = "{self.guarantee}"
+repartition = {str(self.repartition).lower()}
 
 [web]
 port = {web_port}
@@ -130,7 +144,9 @@ port = {web_port}
                 key, value = str(event["borrower_id"]).encode(), orjson.dumps(event)
             else:
                 key, value = MALFORMED_KEY, event.encode() if isinstance(event, str) else event
-            (calls if kind == "call_attempt" else repayments).append((key, value))
+            (calls if kind == "call_attempt" else repayments).append(
+                (None if self.repartition else key, value)
+            )
         produce(self.bootstrap, self.call_topic, calls)
         produce(self.bootstrap, self.repayment_topic, repayments)
         return len(calls) + len(repayments)
@@ -141,11 +157,15 @@ port = {web_port}
         The two input topics are consumed independently, so only this pacing fixes the
         cross-topic order, which is what makes the worker's result comparable with replay.
         """
-        total = consumed_by(workers)
+        total = consumed_by(workers, self.engine_topics)
         start = 0
         while start < len(records):
-            end = start
-            while end < len(records) and records[end][0] == records[start][0]:
+            end = start + 1
+            while (
+                not self.repartition  # unkeyed records may be reordered: one at a time
+                and end < len(records)
+                and records[end][0] == records[start][0]
+            ):
                 end += 1
             total += self.send(records[start:end])
             self.wait_consumed(total, *workers)
@@ -153,11 +173,12 @@ port = {web_port}
 
     def wait_consumed(self, count: float, *workers: RunningWorker, timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
-        while consumed_by(workers) < count:
+        while consumed_by(workers, self.engine_topics) < count:
             dead = [w for w in workers if w.process.poll() is not None]
             if dead or time.monotonic() > deadline:
                 raise AssertionError(
-                    f"workers consumed {consumed_by(workers)} of {count} events\n{self.logs()}"
+                    f"workers consumed {consumed_by(workers, self.engine_topics)} of {count} "
+                    f"events\n{self.logs()}"
                 )
             time.sleep(0.2)
 
