@@ -62,5 +62,6 @@ def retention_ms(config: EngineConfig) -> int:
         rules.active_avoidance.window_ms,
         rules.contact_info_invalid.window_ms,
         rules.all_channels_failed.window_ms,
+        rules.contact_policy.calls_window_ms,
         config.grace_ms + SAME_DAY_REACH_MS,
     )

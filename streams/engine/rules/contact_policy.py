@@ -5,7 +5,10 @@ Four violation kinds, checked on every call attempt (including emergency-contact
 bounds mean no quiet hours), `unanswered_per_contact_point` (more than the limit of unanswered
 attempts on one contact point in a local day), `contacts_per_day` (more than the limit of
 right-party contacts in a local day; emergency-contact answers are not right-party contacts), and
-`third_party_gate_closed` (an emergency-contact attempt while the gate is closed).
+`third_party_gate_closed` (an emergency-contact attempt while the gate is closed), and, when
+`max_calls_per_window` is set (the US preset: Regulation F's 7 calls in 7 days),
+`call_frequency` (more than that many voice calls to the borrower's own contact points in the
+`calls_window` ending at the call, any outcome).
 
 Violations never resolve: one `raised` per borrower, kind and local day of the offending
 attempt, with episode key `<kind>@<local date>`, so the alert id is the same for the same day
@@ -35,6 +38,7 @@ QUIET_HOURS = "quiet_hours"
 UNANSWERED_PER_CONTACT_POINT = "unanswered_per_contact_point"
 CONTACTS_PER_DAY = "contacts_per_day"
 THIRD_PARTY_GATE_CLOSED = "third_party_gate_closed"
+CALL_FREQUENCY = "call_frequency"
 
 SAME_DAY_REACH_MS = DAY_MS + 4 * HOUR_MS  # a local day starts at most this long before an attempt
 
@@ -80,6 +84,8 @@ class ContactPolicy(Rule):
             self._check_daily(ev, zone, day, UNANSWERED_PER_CONTACT_POINT)
         elif attempt.own:
             self._check_daily(ev, zone, day, CONTACTS_PER_DAY)
+        if config.max_calls_per_window is not None and attempt.own and attempt.channel == "voice":
+            self._check_call_frequency(ev, zone, day, config.max_calls_per_window)
         if not attempt.own and not ev.third_party_gate_open():
             limit = ev.config.third_party_gate.min_consecutive_failed
             reason = (
@@ -96,6 +102,23 @@ class ContactPolicy(Rule):
                 counts={"run": ev.state.run},
                 indices=[ev.position],
             )
+
+    def _check_call_frequency(self, ev: Evaluation, zone: ZoneInfo, day: int, limit: int) -> None:
+        """Own voice calls in the inclusive window [call - calls_window, call]."""
+        attempts = ev.state.attempts
+        call_ms = attempts[ev.position].at_ms
+        window_ms = self._config.calls_window_ms
+        first = bisect_left(attempts, call_ms - window_ms, key=attempt_time)
+        hits = [i for i in range(first, ev.position + 1)
+                if attempts[i].own and attempts[i].channel == "voice"]  # fmt: skip
+        if len(hits) > limit:
+            days = window_ms // DAY_MS
+            reason = f"{len(hits)} calls to the borrower in {days} days (limit {limit})"
+            counts = {"calls": len(hits)}
+            self._fire(
+                ev, zone=zone, kind=CALL_FREQUENCY, day=day, reason=reason, counts=counts,
+                indices=hits,
+            )  # fmt: skip
 
     def _check_daily(self, ev: Evaluation, zone: ZoneInfo, day: int, kind: str) -> None:
         """Count the attempt's local day against the daily limit of `kind`. Most days hold too

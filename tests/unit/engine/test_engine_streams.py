@@ -37,3 +37,19 @@ def test_repayments_count_as_activity_for_idle_eviction() -> None:
     assert state is not None
     assert evict_if_idle(state, at() + 15 * DAY_MS, DEFAULT) is state
     assert evict_if_idle(state, at() + 24 * DAY_MS, DEFAULT) is None
+
+
+def test_us_preset_call_cap_fires_on_the_eighth_call_in_an_inclusive_seven_day_window() -> None:
+    from dataclasses import replace
+
+    from streams.config import DAY_MS as DAY
+
+    policy = replace(DEFAULT.rules.contact_policy, max_calls_per_window=7, calls_window_ms=7 * DAY)
+    config = replace(DEFAULT, rules=replace(DEFAULT.rules, contact_policy=policy))
+    state, fired = None, []
+    for n in range(8):  # one call a day at 10:00: the 8th sees 8 calls in [call - 7 d, call]
+        outcome = apply(state, call(f"c{n}", at() + n * DAY, "answered"), config)
+        state = outcome.state
+        fired += [(n, a.rule, a.episode_key) for a in outcome.alerts if a.rule == "contact_policy"]
+    assert [(n, rule) for n, rule, _ in fired] == [(7, "contact_policy")]
+    assert fired[0][2].startswith("call_frequency@")
