@@ -81,6 +81,10 @@ def expected_count() -> int:
 
 @pytest.mark.parametrize("deployment", SETUPS, indirect=True, ids="-".join)
 def test_scenario_gives_expected_alerts_same_as_replay(deployment: Deployment) -> None:
+    run_scenario(deployment)
+
+
+def run_scenario(deployment: Deployment) -> None:
     records = scenario()
     worker = deployment.start_worker()
     deployment.send_in_order(records, worker)
@@ -189,11 +193,6 @@ def test_two_workers_split_partitions_and_hand_over_state(deployment: Deployment
 def test_repartition_handles_unkeyed_producers(kafka_bootstrap: str, tmp_path: Path) -> None:
     deployment = Deployment(kafka_bootstrap, tmp_path, repartition=True)
     try:
-        records = scenario()
-        worker = deployment.start_worker()
-        deployment.send_in_order(records, worker)
-        alerts = deployment.alerts(expected_count())
-        assert transitions(alerts) == EXPECTED, deployment.logs()
-        assert_same_as_replay(alerts, records)
+        run_scenario(deployment)
     finally:
         deployment.stop_all()
