@@ -5,8 +5,8 @@ section 9), so the agent works in batches (`take_events`): the pure `BatchProces
 everything for the batch, then this shell writes each touched borrower's state once, sends one
 changelog message per borrower per batch, and publishes alerts and dead letters in order.
 Faust refuses table writes outside per-event iteration, so batch writes go to `table.data`
-with the event context of the right partition set (the RocksDB store reads it) and the
-changelog is sent explicitly with `table.send_changelog`.
+with the event context of the right partition set (the RocksDB store reads it), and the
+changelog messages are produced explicitly (see `Worker._publish`).
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class Worker:
     metrics: DomainMetrics
     eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S
     app: faust.App = field(init=False)
+    direct_sends: bool = field(init=False)
     table: BorrowerTable = field(init=False)
     processor: BatchProcessor = field(init=False)
     watermark_ms: dict[int, int] = field(default_factory=dict)
@@ -87,6 +88,7 @@ class Worker:
 
     def __post_init__(self) -> None:
         kafka = self.settings.kafka
+        self.direct_sends = kafka.processing_guarantee == "at_least_once"
         self.app = faust.App(
             kafka.app_id,
             broker=kafka.broker,
@@ -179,40 +181,50 @@ class Worker:
         await self._write_states(result, event_of_partition)
         emitted_at_ms = int(time.time() * 1000)
         for partition, alert in result.alerts:
-            _current_event.set(weakref.ref(event_of_partition[partition]))
-            await self.alert_topic.send(
-                key=alert.borrower_id.encode(), value=alert.encode(emitted_at_ms)
-            )
+            key, value = alert.borrower_id.encode(), alert.encode(emitted_at_ms)
+            await self._publish(self.alert_topic, key, value, None, event_of_partition[partition])
         for partition, key, record in result.dead_letters:
-            _current_event.set(weakref.ref(event_of_partition[partition]))
-            await self.dead_letter_topic.send(key=key, value=record)
+            await self._publish(
+                self.dead_letter_topic, key, record, None, event_of_partition[partition]
+            )
         self._count(result, emitted_at_ms)
 
     async def _write_states(
         self, result: BatchResult, event_of_partition: dict[int, EventT]
     ) -> None:
         data, partition_of = self.table.data, self.table.partition_of
-        direct = self.settings.kafka.processing_guarantee == "at_least_once"
-        send, changelog = self.app.producer.send, self.table.changelog_topic.get_topic_name()
+        changelog = self.table.changelog_topic
         for key, write in result.writes.items():
-            _current_event.set(weakref.ref(event_of_partition[write.partition]))
+            source = event_of_partition[write.partition]
+            _current_event.set(weakref.ref(source))  # RocksDB picks the partition's database
             if write.value is None:
                 data.pop(key, None)
                 partition_of.pop(key, None)
             else:
                 data[key] = write.value
                 partition_of[key] = write.partition
-            if direct:
-                # Straight to the producer: Faust's send_soon path measured ~280 µs per
-                # message here. The consumer flushes the producer before every offset
-                # commit, so at-least-once holds; under exactly-once the table's own path
-                # keeps the write inside the partition's transaction.
-                await send(changelog, key, write.value, write.partition, None, None)
-            else:
-                self.table.send_changelog(write.partition, key, write.value)
+            await self._publish(changelog, key, write.value, write.partition, source)
         for partition, newest in result.newest_event_ms.items():
             if newest > self.watermark_ms.get(partition, 0):
                 self.watermark_ms[partition] = newest
+
+    async def _publish(
+        self,
+        topic: faust.TopicT,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        source: EventT,
+    ) -> None:
+        """Under at-least-once, straight to the producer: Faust's topic path measured ~280 µs
+        a message here, and the consumer flushes the producer before every offset commit, so
+        nothing is committed unsent. Under exactly-once, through the topic with the source
+        event current, so the message joins that partition's transaction."""
+        if self.direct_sends:
+            await self.app.producer.send(topic.get_topic_name(), key, value, partition, None, None)
+        else:
+            _current_event.set(weakref.ref(source))
+            await topic.send(key=key, value=value, partition=partition)
 
     def _count(self, result: BatchResult, emitted_at_ms: int) -> None:
         metrics = self.metrics
