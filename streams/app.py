@@ -11,12 +11,14 @@ changelog messages are produced explicitly (see `Worker._publish`).
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import faust
@@ -83,7 +85,10 @@ class Worker:
     direct_sends: bool = field(init=False)
     table: BorrowerTable = field(init=False)
     processor: BatchProcessor = field(init=False)
+    kinds: dict[str, str] = field(init=False)  # the engine agent's topics -> event kind
     watermark_ms: dict[int, int] = field(default_factory=dict)
+    _changelog_in_flight: list[Awaitable[Any]] = field(default_factory=list)
+    _state_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sweep_cursor: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -102,7 +107,6 @@ class Worker:
             web_port=self.settings.web.port,
             web_bind=self.settings.web.bind,
             consumer_auto_offset_reset="earliest",
-            stream_wait_empty=False,
         )
         setup_prometheus_sensors(self.app, name_prefix=FAUST_PREFIX)
         self.table = self.app.tables.add(
@@ -121,6 +125,7 @@ class Worker:
         self.dead_letter_topic = self.app.topic(kafka.dead_letter_topic)
         if kafka.repartition:
             kinds = self._repartition_by_borrower(kinds)
+        self.kinds = kinds
         self.processor = BatchProcessor(self.settings.engine, kinds, require_key=True)
         source = self.app.topic(*kinds, key_serializer="raw", value_serializer="raw")
         self.app.agent(source, name="borrower-events")(self._consume)
@@ -164,6 +169,9 @@ class Worker:
             await self.handle_batch(events)
 
     async def handle_batch(self, events: Sequence[EventT]) -> None:
+        """Alerts and dead letters are delivered before the state that records their events:
+        if the worker dies in between, the events are redelivered and re-raise the alerts
+        (same ids) instead of being skipped as duplicates of a state that was already saved."""
         records = [_input_record(event) for event in events]
         event_of_partition = {event.message.partition: event for event in events}
         data = self.table.data
@@ -173,58 +181,67 @@ class Worker:
             _current_event.set(weakref.ref(event_of_partition[partition]))
             return data.get(key)
 
-        started = time.perf_counter()
-        result = self.processor.process(records, load, int(time.time() * 1000))
-        self.metrics.engine_processing_seconds.observe(
-            (time.perf_counter() - started) / max(1, len(records))
-        )
-        await self._write_states(result, event_of_partition)
-        emitted_at_ms = int(time.time() * 1000)
-        for partition, alert in result.alerts:
-            key, value = alert.borrower_id.encode(), alert.encode(emitted_at_ms)
-            await self._publish(self.alert_topic, key, value, None, event_of_partition[partition])
-        for partition, key, record in result.dead_letters:
-            await self._publish(
-                self.dead_letter_topic, key, record, None, event_of_partition[partition]
+        async with self._state_lock:
+            await _delivered(self._changelog_in_flight)
+            started = time.perf_counter()
+            result = self.processor.process(records, load, int(time.time() * 1000))
+            self.metrics.engine_processing_seconds.observe(
+                (time.perf_counter() - started) / max(1, len(records))
             )
+            emitted_at_ms = int(time.time() * 1000)
+            outputs = [
+                *[await self._publish(self.alert_topic, a.borrower_id.encode(),
+                                      a.encode(emitted_at_ms)) for _, a in result.alerts],
+                *[await self._publish(self.dead_letter_topic, key, letter)
+                  for _, key, letter in result.dead_letters],
+            ]  # fmt: skip
+            await _delivered(outputs)
+            self._changelog_in_flight = await self._write_states(result, event_of_partition)
         self._count(result, emitted_at_ms)
 
     async def _write_states(
         self, result: BatchResult, event_of_partition: dict[int, EventT]
-    ) -> None:
+    ) -> list[Awaitable[Any]]:
+        """Store each touched borrower once and send its changelog message; the deliveries
+        are awaited at the start of the next batch, so one batch's round trip overlaps the
+        next one's work and a failed delivery still stops the worker before more commits."""
         data, partition_of = self.table.data, self.table.partition_of
         changelog = self.table.changelog_topic
+        in_flight = []
         for key, write in result.writes.items():
-            source = event_of_partition[write.partition]
-            _current_event.set(weakref.ref(source))  # RocksDB picks the partition's database
+            _current_event.set(weakref.ref(event_of_partition[write.partition]))
             if write.value is None:
                 data.pop(key, None)
                 partition_of.pop(key, None)
             else:
                 data[key] = write.value
                 partition_of[key] = write.partition
-            await self._publish(changelog, key, write.value, write.partition, source)
+            in_flight.append(await self._publish(changelog, key, write.value, write.partition))
         for partition, newest in result.newest_event_ms.items():
             if newest > self.watermark_ms.get(partition, 0):
                 self.watermark_ms[partition] = newest
+        return in_flight
 
     async def _publish(
         self,
         topic: faust.TopicT,
         key: bytes | None,
         value: bytes | None,
-        partition: int | None,
-        source: EventT,
-    ) -> None:
-        """Under at-least-once, straight to the producer: Faust's topic path measured ~280 µs
-        a message here, and the consumer flushes the producer before every offset commit, so
-        nothing is committed unsent. Under exactly-once, through the topic with the source
-        event current, so the message joins that partition's transaction."""
+        partition: int | None = None,
+    ) -> Awaitable[Any]:
+        """Queue one output message; returns its delivery.
+
+        Under at-least-once it goes straight to the producer: Faust's topic path measured ~280
+        µs a message here, and the consumer flushes the producer before every offset commit.
+        Under exactly-once it goes through the topic, i.e. Faust's transaction manager, which
+        puts a changelog message (co-partitioned with its source) into the source partition's
+        transaction. Alerts and dead letters are delivered at least once either way; their
+        deterministic ids make redeliveries recognisable downstream."""
         if self.direct_sends:
-            await self.app.producer.send(topic.get_topic_name(), key, value, partition, None, None)
-        else:
-            _current_event.set(weakref.ref(source))
-            await topic.send(key=key, value=value, partition=partition)
+            return await self.app.producer.send(
+                topic.get_topic_name(), key, value, partition, None, None
+            )
+        return await topic.send(key=key, value=value, partition=partition)
 
     def _count(self, result: BatchResult, emitted_at_ms: int) -> None:
         metrics = self.metrics
@@ -241,29 +258,46 @@ class Worker:
             metrics.event_to_alert_delay_seconds.observe(
                 max(0.0, (emitted_at_ms - alert.event_time_ms) / 1000)
             )
-        metrics.borrowers_tracked.set(len(self.table.partition_of))
         metrics.last_event_timestamp_seconds.set(emitted_at_ms / 1000)
 
+    def _active_partitions(self) -> set[int]:
+        """Partitions this worker processes now (standby replicas fill the table too)."""
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic in self.kinds}
+
     async def _sweep_idle(self) -> None:
-        """Delete idle borrowers' state a slice at a time (DESIGN.md section 3)."""
+        """Delete idle borrowers' state a slice at a time (DESIGN.md section 3), only on
+        partitions this worker owns, and never while a batch is between load and write."""
+        active = self._active_partitions()
+        self.watermark_ms = {p: w for p, w in self.watermark_ms.items() if p in active}
+        partition_of = self.table.partition_of
         if not self._sweep_cursor:
-            self._sweep_cursor = list(self.table.partition_of)
+            self._sweep_cursor = list(partition_of)
         batch = self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
         del self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
-        data, partition_of = self.table.data, self.table.partition_of
-        for key in batch:
-            partition = partition_of.get(key)
-            stored = data.get(key) if partition is not None else None
-            watermark = self.watermark_ms.get(partition) if partition is not None else None
-            if stored is None or watermark is None:
-                continue
-            state = evict_if_idle(BorrowerState.from_bytes(stored), watermark, self.settings.engine)
-            if state is None:
-                data.pop(key, None)
-                del partition_of[key]
-                self.table.send_changelog(partition, key, None)
-                self.metrics.state_evictions.inc()
-        self.metrics.borrowers_tracked.set(len(partition_of))
+        data, changelog = self.table.data, self.table.changelog_topic
+        async with self._state_lock:
+            for key in batch:
+                partition = partition_of.get(key)
+                watermark = self.watermark_ms.get(partition) if partition is not None else None
+                stored = data.get(key) if watermark is not None else None
+                if stored is None or watermark is None:
+                    continue
+                engine = self.settings.engine
+                if evict_if_idle(BorrowerState.from_bytes(stored), watermark, engine) is None:
+                    data.pop(key, None)
+                    del partition_of[key]
+                    self._changelog_in_flight.append(
+                        await self._publish(changelog, key, None, partition)
+                    )
+                    self.metrics.state_evictions.inc()
+        self.metrics.borrowers_tracked.set(sum(p in active for p in partition_of.values()))
+
+
+async def _delivered(deliveries: list[Awaitable[Any]]) -> None:
+    """Wait for deliveries; a failed one raises, stopping the agent before offsets commit."""
+    if deliveries:
+        await asyncio.gather(*deliveries)
+        deliveries.clear()
 
 
 def build_worker(settings: Settings, eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S) -> Worker:

@@ -8,6 +8,7 @@ formatter.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Iterator
@@ -230,13 +231,13 @@ def command(
     except KeyboardInterrupt:
         sys.exit(0)
     start = "the oldest alert" if from_beginning else "now"
-    click.echo(
-        f"following {follower.topic} ({follower.partitions} partitions) from {start}; "
-        "Ctrl-C to stop",
-        err=True,
-    )
-    shown = 0
-    try:
+    shown: int | None = None
+    try:  # Ctrl-C anywhere from here on, even while closing, is a clean exit 0
+        click.echo(
+            f"following {follower.topic} ({follower.partitions} partitions) from {start}; "
+            "Ctrl-C to stop",
+            err=True,
+        )
         shown = follow(
             follower,
             AlertFilter(frozenset(rules), min_severity),
@@ -246,9 +247,12 @@ def command(
             deadline=deadline,
         )
     except KeyboardInterrupt:
-        return
+        pass
     finally:
-        follower.close()
+        with contextlib.suppress(KeyboardInterrupt):
+            follower.close()
+    if shown is None:
+        return
     if limit is not None and shown < limit:
         click.echo(f"reachwatch tail: {shown} of {limit} alerts within {timeout_s:g}s", err=True)
         sys.exit(1)
