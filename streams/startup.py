@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.config import KafkaConfig, Settings
 from streams.kafka_security import (
@@ -53,10 +55,11 @@ def ensure_rekeyed_topics(settings: Settings) -> None:
     admin = admin_client(settings)
     try:
         missing = [t for t in wanted if t not in topic_partition_counts(admin, wanted)]
-        if missing:
-            admin.create_topics(
-                [NewTopic(t, kafka.partitions, kafka.replication_factor) for t in missing]
-            )
+        if missing:  # another worker starting at the same time may create them first
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(
+                    [NewTopic(t, kafka.partitions, kafka.replication_factor) for t in missing]
+                )
     finally:
         admin.close()
 
@@ -71,9 +74,12 @@ def preflight(settings: Settings) -> int:
         raise StartupError(str(error)) from error
     except (KafkaError, OSError) as error:
         raise StartupError(f"cannot reach Kafka ({describe(kafka)}): {error}") from error
+    inputs = [kafka.call_topic, kafka.repayment_topic]
     try:
-        inputs = [kafka.call_topic, kafka.repayment_topic]
         counts = topic_partition_counts(admin, inputs)
+    except KafkaError as error:
+        message = f"cannot describe the input topics on {describe(kafka)}: {error}"
+        raise StartupError(message) from error
     finally:
         admin.close()
     missing = [topic for topic in inputs if topic not in counts]
@@ -83,7 +89,10 @@ def preflight(settings: Settings) -> int:
             "create them with `reachwatch topics create` (same --config)"
         )
     if kafka.repartition:
-        ensure_rekeyed_topics(settings)
+        try:
+            ensure_rekeyed_topics(settings)
+        except KafkaError as error:
+            raise StartupError(f"cannot create the by-borrower topics: {error}") from error
         return kafka.partitions
     if counts[kafka.call_topic] != counts[kafka.repayment_topic]:
         raise StartupError(
