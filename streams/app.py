@@ -24,7 +24,7 @@ import click
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.streams import _current_event
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from streams.cli_support import config_option, settings_or_exit
 from streams.config import Settings
@@ -71,6 +71,18 @@ class BorrowerTable(faust.Table):
             else:
                 self.partition_of[key] = event.message.partition
         super().apply_changelog_batch(events)
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        """A reopened RocksDB store replays only the changelog past its persisted offset, so
+        the borrowers it already held are read back from its per-partition databases."""
+        await super().on_recovery_completed(active_tps, standby_tps)
+        databases = getattr(self.data, "_dbs", None)  # faust's RocksDB store; None for memory
+        if databases is None:
+            return
+        for tp in active_tps:
+            if tp.topic == self.changelog_topic_name and tp.partition in databases:
+                for key in self.data._visible_keys(databases[tp.partition]):
+                    self.partition_of[key] = tp.partition
 
 
 @dataclass
@@ -182,7 +194,10 @@ class Worker:
             return data.get(key)
 
         async with self._state_lock:
-            await _delivered(self._changelog_in_flight)
+            for delivery in await _delivered(self._changelog_in_flight):
+                # What Faust's own changelog callback does: lets a RocksDB store reopened after
+                # a restart skip the changelog it already holds (a no-op for memory://).
+                data.set_persisted_offset(delivery.topic_partition, delivery.offset)
             started = time.perf_counter()
             result = self.processor.process(records, load, int(time.time() * 1000))
             self.metrics.engine_processing_seconds.observe(
@@ -293,11 +308,14 @@ class Worker:
         self.metrics.borrowers_tracked.set(sum(p in active for p in partition_of.values()))
 
 
-async def _delivered(deliveries: list[Awaitable[Any]]) -> None:
-    """Wait for deliveries; a failed one raises, stopping the agent before offsets commit."""
-    if deliveries:
-        await asyncio.gather(*deliveries)
-        deliveries.clear()
+async def _delivered(deliveries: list[Awaitable[Any]]) -> list[Any]:
+    """Wait for deliveries (their record metadata); a failed one raises, stopping the agent
+    before offsets commit."""
+    if not deliveries:
+        return []
+    results = await asyncio.gather(*deliveries)
+    deliveries.clear()
+    return results
 
 
 def build_worker(settings: Settings, eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S) -> Worker:

@@ -7,6 +7,7 @@ paced by topic run (see Deployment.send_in_order), so the worker sees the same o
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,12 +154,11 @@ def split_inside_silent_run() -> tuple[list[EventRecord], list[EventRecord]]:
 @pytest.mark.parametrize("deployment", SETUPS[:2], indirect=True, ids=lambda s: s[0])
 def test_restart_recovers_state_from_changelog(deployment: Deployment) -> None:
     before, after = split_inside_silent_run()
-    first = deployment.start_worker("first")
+    sweep = ("--eviction-sweep", "0.5")  # also refreshes reachwatch_borrowers_tracked
+    first = deployment.start_worker("node", *sweep)  # same data dir: RocksDB reopens its store
     deployment.send_in_order(before, first)
     assert deployment.stop_worker(first) == 0, deployment.logs()
-    if deployment.store == "memory://":
-        assert not (deployment.work_dir / "data-second").exists()
-    second = deployment.start_worker("second")
+    second = deployment.start_worker("node", *sweep)
     deployment.wait_ready(second)
     deployment.send_in_order(after, second)
 
@@ -167,6 +167,9 @@ def test_restart_recovers_state_from_changelog(deployment: Deployment) -> None:
     silent_raised = next(a for a in alerts if a["borrower_id"] == "b-silent")
     assert silent_raised["evidence"]["counts"]["run"] == 5
     assert len(silent_raised["evidence"]["event_ids"]) == 5  # 3 before the restart, 2 after
+    time.sleep(1.5)  # a sweep after the last batch
+    tracked = second.metrics()[("reachwatch_borrowers_tracked", ())]
+    assert tracked == len(EXPECTED)  # every borrower's state, restored ones included
     assert_same_as_replay(alerts, before + after)
 
 
