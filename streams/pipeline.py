@@ -17,7 +17,7 @@ from typing import NamedTuple
 from streams.config import EngineConfig
 from streams.deadletter import dead_letter_record
 from streams.decoding import DECODERS, Rejection
-from streams.engine import Alert, BorrowerState, Disposition, apply
+from streams.engine import Alert, BorrowerState, Disposition, apply, evict_if_idle
 from streams.events import CallAttempt, Repayment
 
 # (borrower key, partition) -> stored state: a partitioned store needs to know where to look.
@@ -117,6 +117,10 @@ class BatchProcessor:
             else:
                 stored = load(key, record.partition)
                 state = None if stored is None else BorrowerState.from_bytes(stored)
+                if state is not None and evict_if_idle(state, event.at_ms, config) is None:
+                    # Idle past idle_eviction: start afresh, exactly as if the sweep had
+                    # already run, so alerts never depend on when the sweep happens to run.
+                    state = None
             outcome = apply(state, event, config)
             if outcome.disposition is Disposition.APPLIED:
                 working[key] = outcome.state
