@@ -62,25 +62,6 @@ def build_dead_letter(
     }
 
 
-def dead_letter_record(
-    *,
-    raw: bytes | None,
-    key: bytes | None,
-    topic: str,
-    partition: int,
-    offset: int,
-    rejection: Rejection,
-    received_at_ms: int,
-) -> bytes:
-    """The dead_letter.v1 message value (orjson bytes) for one rejected message."""
-    return orjson.dumps(
-        build_dead_letter(
-            raw=raw,
-            key=key,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            rejection=rejection,
-            received_at_ms=received_at_ms,
-        )
-    )
+def dead_letter_record(**fields: Any) -> bytes:
+    """The dead_letter.v1 message value (orjson bytes); `fields` as for `build_dead_letter`."""
+    return orjson.dumps(build_dead_letter(**fields))
