@@ -15,6 +15,7 @@ import asyncio
 import sys
 import time
 import weakref
+from collections import Counter
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,10 +56,28 @@ class BorrowerTable(faust.Table):
     """
 
     partition_of: dict[bytes, int]
+    tracked_in: Counter[int]  # borrowers per partition, so the gauge costs O(partitions)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.partition_of = {}
+        self.tracked_in = Counter()
+
+    def remember(self, key: bytes, partition: int) -> None:
+        previous = self.partition_of.get(key)
+        if previous != partition:
+            if previous is not None:
+                self.tracked_in[previous] -= 1
+            self.partition_of[key] = partition
+            self.tracked_in[partition] += 1
+
+    def forget(self, key: bytes) -> None:
+        previous = self.partition_of.pop(key, None)
+        if previous is not None:
+            self.tracked_in[previous] -= 1
+
+    def tracked(self, partitions: set[int]) -> int:
+        return sum(self.tracked_in[partition] for partition in partitions)
 
     def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
         events = list(batch)
@@ -67,9 +86,9 @@ class BorrowerTable(faust.Table):
             if key is None:
                 continue
             if event.message.value is None:
-                self.partition_of.pop(key, None)
+                self.forget(key)
             else:
-                self.partition_of[key] = event.message.partition
+                self.remember(key, event.message.partition)
         super().apply_changelog_batch(events)
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
@@ -82,7 +101,7 @@ class BorrowerTable(faust.Table):
         for tp in active_tps:
             if tp.topic == self.changelog_topic_name and tp.partition in databases:
                 for key in self.data._visible_keys(databases[tp.partition]):
-                    self.partition_of[key] = tp.partition
+                    self.remember(key, tp.partition)
 
 
 @dataclass
@@ -220,17 +239,17 @@ class Worker:
         """Store each touched borrower once and send its changelog message; the deliveries
         are awaited at the start of the next batch, so one batch's round trip overlaps the
         next one's work and a failed delivery still stops the worker before more commits."""
-        data, partition_of = self.table.data, self.table.partition_of
-        changelog = self.table.changelog_topic
+        table = self.table
+        data, changelog = table.data, table.changelog_topic
         in_flight = []
         for key, write in result.writes.items():
             _current_event.set(weakref.ref(event_of_partition[write.partition]))
             if write.value is None:
                 data.pop(key, None)
-                partition_of.pop(key, None)
+                table.forget(key)
             else:
                 data[key] = write.value
-                partition_of[key] = write.partition
+                table.remember(key, write.partition)
             in_flight.append(await self._publish(changelog, key, write.value, write.partition))
         for partition, newest in result.newest_event_ms.items():
             if newest > self.watermark_ms.get(partition, 0):
@@ -274,6 +293,7 @@ class Worker:
                 max(0.0, (emitted_at_ms - alert.event_time_ms) / 1000)
             )
         metrics.last_event_timestamp_seconds.set(emitted_at_ms / 1000)
+        metrics.borrowers_tracked.set(self.table.tracked(self._active_partitions()))
 
     def _active_partitions(self) -> set[int]:
         """Partitions this worker processes now (standby replicas fill the table too)."""
@@ -300,12 +320,12 @@ class Worker:
                 engine = self.settings.engine
                 if evict_if_idle(BorrowerState.from_bytes(stored), watermark, engine) is None:
                     data.pop(key, None)
-                    del partition_of[key]
+                    self.table.forget(key)
                     self._changelog_in_flight.append(
                         await self._publish(changelog, key, None, partition)
                     )
                     self.metrics.state_evictions.inc()
-        self.metrics.borrowers_tracked.set(sum(p in active for p in partition_of.values()))
+        self.metrics.borrowers_tracked.set(self.table.tracked(active))
 
 
 async def _delivered(deliveries: list[Awaitable[Any]]) -> list[Any]:
