@@ -19,6 +19,8 @@ import click
 import orjson
 from tqdm import tqdm
 
+from streams.cli_support import settings_or_exit
+from streams.kafka_security import kafka_python_kwargs
 from streams.simulation.output import (
     DEFAULT_KAFKA,
     ArrivalQueue,
@@ -271,8 +273,15 @@ def command(
         if out_path and bootstrap:
             records = tee_to_file(records, out_path)
         if bootstrap:
+            # TLS/SASL as the worker's: REACHWATCH_CONFIG and REACHWATCH_KAFKA__* settings.
+            security = kafka_python_kwargs(settings_or_exit(None).kafka)
             produce_to_kafka(
-                records, bootstrap, rate, call_topic=call_topic, repayment_topic=repayment_topic
+                records,
+                bootstrap,
+                rate,
+                call_topic=call_topic,
+                repayment_topic=repayment_topic,
+                producer_config=security,
             )
         else:
             with click.open_file(out_path, "wb") as out:
