@@ -39,7 +39,6 @@ class StateWrite(NamedTuple):
 
     partition: int
     value: bytes | None
-    last_record: InputRecord
 
 
 @dataclass(slots=True)
@@ -105,6 +104,7 @@ class BatchProcessor:
     ) -> BatchResult:
         result = BatchResult()
         working: dict[bytes, BorrowerState | None] = {}
+        partition_of: dict[bytes, int] = {}
         config = self.config
         for record in records:
             event = self.decode(record, result, received_at_ms)
@@ -124,7 +124,7 @@ class BatchProcessor:
             outcome = apply(state, event, config)
             if outcome.disposition is Disposition.APPLIED:
                 working[key] = outcome.state
-                result.writes[key] = StateWrite(record.partition, None, record)
+                partition_of[key] = record.partition
                 result.alerts.extend((record.partition, alert) for alert in outcome.alerts)
                 newest = result.newest_event_ms.get(record.partition, 0)
                 if event.at_ms > newest:
@@ -133,8 +133,8 @@ class BatchProcessor:
                 result.late[topic] += 1
             else:
                 result.duplicate[topic] += 1
-        for key, state in working.items():
-            write = result.writes[key]
-            value = None if state is None else state.to_bytes()
-            result.writes[key] = write._replace(value=value)
+        result.writes = {
+            key: StateWrite(partition_of[key], None if state is None else state.to_bytes())
+            for key, state in working.items()
+        }
         return result
