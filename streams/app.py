@@ -185,12 +185,13 @@ class Worker:
         async def repartition(stream: faust.StreamT) -> None:
             async for events in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WITHIN_S):
                 records = [_input_record(event) for event in events]
-                result, routed = router.route(records, int(time.time() * 1000))
-                for topic, key, value in routed:
-                    await rekeyed[topic].send(key=key, value=value)
-                for _, key, letter in result.dead_letters:
-                    await self.dead_letter_topic.send(key=key, value=letter)
-                self._count(result, int(time.time() * 1000))
+                received_at_ms = int(time.time() * 1000)
+                result, routed = router.route(records, received_at_ms)
+                outputs = [await self._publish(rekeyed[topic], key, value)
+                           for topic, key, value in routed]  # fmt: skip
+                outputs += await self._publish_dead_letters(result)
+                await _delivered(outputs)
+                self._count(result, received_at_ms)
 
         self.app.agent(raw, name="repartition-by-borrower")(repartition)
         return {rekeyed[topic].get_topic_name(): kind for topic, kind in kinds.items()}
@@ -214,9 +215,12 @@ class Worker:
 
         async with self._state_lock:
             for delivery in await _delivered(self._changelog_in_flight):
-                # What Faust's own changelog callback does: lets a RocksDB store reopened after
-                # a restart skip the changelog it already holds (a no-op for memory://).
-                data.set_persisted_offset(delivery.topic_partition, delivery.offset)
+                # What Faust's own changelog callback does under at-least-once: lets a RocksDB
+                # store reopened after a restart skip the changelog it already holds (a no-op
+                # for memory://). Under exactly-once Faust persists offsets only on commit, as
+                # a delivered write may still be aborted; we leave that case to a full replay.
+                if self.direct_sends:
+                    data.set_persisted_offset(delivery.topic_partition, delivery.offset)
             started = time.perf_counter()
             result = self.processor.process(records, load, int(time.time() * 1000))
             self.metrics.engine_processing_seconds.observe(
@@ -224,11 +228,11 @@ class Worker:
             )
             emitted_at_ms = int(time.time() * 1000)
             outputs = [
-                *[await self._publish(self.alert_topic, a.borrower_id.encode(),
-                                      a.encode(emitted_at_ms)) for _, a in result.alerts],
-                *[await self._publish(self.dead_letter_topic, key, letter)
-                  for _, key, letter in result.dead_letters],
+                await self._publish(self.alert_topic, alert.borrower_id.encode(),
+                                    alert.encode(emitted_at_ms))
+                for _, alert in result.alerts
             ]  # fmt: skip
+            outputs += await self._publish_dead_letters(result)
             await _delivered(outputs)
             self._changelog_in_flight = await self._write_states(result, event_of_partition)
         self._count(result, emitted_at_ms)
@@ -276,6 +280,10 @@ class Worker:
                 topic.get_topic_name(), key, value, partition, None, None
             )
         return await topic.send(key=key, value=value, partition=partition)
+
+    async def _publish_dead_letters(self, result: BatchResult) -> list[Awaitable[Any]]:
+        return [await self._publish(self.dead_letter_topic, key, letter)
+                for _, key, letter in result.dead_letters]  # fmt: skip
 
     def _count(self, result: BatchResult, emitted_at_ms: int) -> None:
         metrics = self.metrics
