@@ -6,7 +6,7 @@ Loading and validation (TOML, env overrides, error collection) live in `streams.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 SECOND_MS = 1_000
 MINUTE_MS = 60 * SECOND_MS
@@ -100,6 +100,10 @@ class RulesConfig:
         default_factory=UnreachableWhileOverdueConfig
     )
     contact_policy: ContactPolicyConfig = field(default_factory=ContactPolicyConfig)
+
+
+# The rules in the order DESIGN.md lists them (and the engine evaluates them).
+RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in fields(RulesConfig))
 
 
 @dataclass(frozen=True, slots=True)

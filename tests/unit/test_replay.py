@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from streams.cli import main
-from streams.config import DAY_MS, EngineConfig
+from streams.config import DAY_MS, RULE_NAMES, EngineConfig
 from streams.decoding import DECODERS
 from streams.engine import apply
 from streams.replay import EventFileError, ReplayCounts, decode_record, replay_records
@@ -148,20 +148,7 @@ def test_cli_wall_clock_emitted_at(simulated: Path) -> None:
 
 def test_cli_uses_the_given_config(simulated: Path, tmp_path: Path) -> None:
     config = tmp_path / "quiet.toml"
-    config.write_text(
-        "\n".join(
-            f"[rules.{rule}]\nenabled = false"
-            for rule in (
-                "consecutive_unanswered",
-                "low_contact_rate",
-                "active_avoidance",
-                "contact_info_invalid",
-                "all_channels_failed",
-                "unreachable_while_overdue",
-                "contact_policy",
-            )
-        )
-    )
+    config.write_text("\n".join(f"[rules.{rule}]\nenabled = false" for rule in RULE_NAMES))
     result = CliRunner().invoke(main, ["replay", str(simulated), "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert result.stdout == ""

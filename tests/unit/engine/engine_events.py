@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from streams.config import HOUR_MS, MINUTE_MS, EngineConfig, RulesConfig
+from streams.config import HOUR_MS, MINUTE_MS, RULE_NAMES, EngineConfig, RulesConfig
 from streams.engine import Alert, BorrowerState, Disposition, apply
 from streams.events import CallAttempt, Repayment
 
@@ -56,22 +56,11 @@ def payment(
 def only(**rules: object) -> EngineConfig:
     """A config where only the named rules are enabled (others off), with optional overrides."""
     base = RulesConfig()
-    changes = {name: replace(getattr(base, name), enabled=name in rules) for name in _RULE_NAMES}
+    changes = {name: replace(getattr(base, name), enabled=name in rules) for name in RULE_NAMES}
     for name, override in rules.items():
         if override is not None:
             changes[name] = override
     return replace(DEFAULT, rules=replace(base, **changes))
-
-
-_RULE_NAMES = (
-    "consecutive_unanswered",
-    "low_contact_rate",
-    "active_avoidance",
-    "contact_info_invalid",
-    "all_channels_failed",
-    "unreachable_while_overdue",
-    "contact_policy",
-)
 
 
 class Run:
