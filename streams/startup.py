@@ -48,18 +48,24 @@ def rekeyed_topic(kafka: KafkaConfig, topic: str) -> str:
     return f"{kafka.app_id}-{topic}-by-borrower"
 
 
+def create_missing(admin: KafkaAdminClient, specs: list[NewTopic]) -> dict[str, int]:
+    """Create the topics of `specs` that do not exist; the partition counts of those that did."""
+    existing = topic_partition_counts(admin, [spec.name for spec in specs])
+    missing = [spec for spec in specs if spec.name not in existing]
+    if missing:
+        admin.create_topics(missing)
+    return existing
+
+
 def ensure_rekeyed_topics(settings: Settings) -> None:
     """Create the by-borrower topics before Faust subscribes (it does not declare them)."""
     kafka = settings.kafka
-    wanted = [rekeyed_topic(kafka, t) for t in (kafka.call_topic, kafka.repayment_topic)]
+    specs = [NewTopic(rekeyed_topic(kafka, topic), kafka.partitions, kafka.replication_factor)
+             for topic in (kafka.call_topic, kafka.repayment_topic)]  # fmt: skip
     admin = admin_client(settings)
-    try:
-        missing = [t for t in wanted if t not in topic_partition_counts(admin, wanted)]
-        if missing:  # another worker starting at the same time may create them first
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(
-                    [NewTopic(t, kafka.partitions, kafka.replication_factor) for t in missing]
-                )
+    try:  # another worker starting at the same time may create them first
+        with contextlib.suppress(TopicAlreadyExistsError):
+            create_missing(admin, specs)
     finally:
         admin.close()
 

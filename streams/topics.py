@@ -11,7 +11,7 @@ from kafka.errors import KafkaError
 
 from streams.cli_support import config_option, settings_or_exit
 from streams.config import DAY_MS, Settings
-from streams.startup import StartupError, admin_client, topic_partition_counts
+from streams.startup import StartupError, admin_client, create_missing
 
 TABLE_CHANGELOG_SUFFIX = "-borrowers-changelog"
 
@@ -38,16 +38,17 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
 
 def create_topics(settings: Settings) -> list[str]:
     """Create what is missing; a line per topic saying what happened."""
+    specs = topic_specs(settings)
     admin = admin_client(settings)
     try:
-        specs = topic_specs(settings)
-        existing = topic_partition_counts(admin, [spec.name for spec in specs])
-        missing = [spec for spec in specs if spec.name not in existing]
-        if missing:
-            admin.create_topics(missing)
+        existing = create_missing(admin, specs)
     finally:
         admin.close()
-    lines = [f"created {spec.name} ({spec.num_partitions} partitions)" for spec in missing]
+    lines = [
+        f"created {spec.name} ({spec.num_partitions} partitions)"
+        for spec in specs
+        if spec.name not in existing
+    ]
     for spec in specs:
         if spec.name in existing:
             note = (
