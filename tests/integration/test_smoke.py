@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from streams.child_process import stop
 from tests.support.kafka import (
     create_topics,
     produce,
     read_exactly,
     start_worker,
-    stop_worker,
     unique_name,
 )
 
@@ -32,7 +32,7 @@ def test_faust_agent_round_trip(kafka_bootstrap: str, tmp_path: Path) -> None:
     try:
         records = read_exactly(kafka_bootstrap, sink, len(sent), producer=worker)
     finally:
-        exit_code = stop_worker(worker)
+        exit_code = stop(worker)
     received = sorted((r.key, r.value) for r in records)
     assert received == sorted((key, value.upper()) for key, value in sent), log.read_text()
     assert exit_code == 0, log.read_text()

@@ -12,7 +12,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from streams.child_process import spawn, stop
+from streams.child_process import spawn
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,7 +85,3 @@ def start_worker(command: Sequence[str], log_path: Path, env: dict[str, str] | N
     """A worker subprocess with its output in `log_path` (shown when a test fails)."""
     log = log_path.open("wb")
     return spawn([sys.executable, *command], env=env, stdout=log, cwd=REPO_ROOT)
-
-
-def stop_worker(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
-    return stop(process, timeout_s)
