@@ -10,10 +10,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.child_process import stop
 from streams.local_kafka import free_port
 from tests.perf.workload import PARTITIONS, Topics
-from tests.support.kafka import start_worker, stop_worker, unique_name
-from tests.support.pipeline import RunningWorker
+from tests.support.kafka import start_worker, unique_name
+from tests.support.pipeline import RunningWorker, write_worker_config
 
 POLL_S = 0.5  # each scrape costs the worker ~5 ms of CPU (Faust sensors have many series)
 
@@ -40,22 +41,17 @@ class BenchWorker:
     def start(self, name: str) -> RunningWorker:
         """Spawn with a fresh data dir (`name`); `started_at` is the monotonic spawn time."""
         port = free_port()
-        config = self.work_dir / f"{name}.toml"
-        config.write_text(
-            f"""
-[kafka]
-broker = "kafka://{self.topics.bootstrap}"
-app_id = "{self.app_id}"
-call_topic = "{self.topics.call}"
-repayment_topic = "{self.topics.repayment}"
-alert_topic = "{self.topics.alert}"
-dead_letter_topic = "{self.topics.dead_letter}"
-partitions = {PARTITIONS}
-store = "{self.store}"
-
-[web]
-port = {port}
-"""
+        config = write_worker_config(
+            self.work_dir / f"{name}.toml",
+            port,
+            broker=f"kafka://{self.topics.bootstrap}",
+            app_id=self.app_id,
+            call_topic=self.topics.call,
+            repayment_topic=self.topics.repayment,
+            alert_topic=self.topics.alert,
+            dead_letter_topic=self.topics.dead_letter,
+            partitions=PARTITIONS,
+            store=self.store,
         )
         profile = ["-m", "cProfile", "-o", str(self.profile_to)] if self.profile_to else []
         command = [*profile, "-m", "streams", "worker", "--config", str(config), "-l", "info",
@@ -73,7 +69,7 @@ port = {port}
 
     def stop(self) -> None:
         if self.running is not None:
-            stop_worker(self.running.process, 60)
+            stop(self.running.process, 60)
             self.running = None
 
     def gauge(self, name: str) -> float:

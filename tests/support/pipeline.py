@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -51,6 +52,19 @@ class RunningWorker:
         )
 
 
+def write_worker_config(path: Path, web_port: int, **kafka: str | int | bool) -> Path:
+    """A worker config file: these `[kafka]` keys and the `[web]` port."""
+
+    def toml(value: str | int | bool) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        return json.dumps(value)  # a JSON string or integer is the same in TOML
+
+    keys = [f"{key} = {toml(value)}" for key, value in kafka.items()]
+    path.write_text("\n".join(["[kafka]", *keys, "", "[web]", f"port = {web_port}", ""]))
+    return path
+
+
 def consumed_by(workers: Sequence[RunningWorker], topics: frozenset[str] | None = None) -> float:
     return sum(max(worker.consumed(topics), 0.0) for worker in workers)
 
@@ -88,26 +102,20 @@ class Deployment:
         return frozenset(inputs)
 
     def config_file(self, web_port: int) -> Path:
-        path = self.work_dir / f"config-{web_port}.toml"
-        path.write_text(
-            f"""
-[kafka]
-broker = "kafka://{self.bootstrap}"
-app_id = "{self.prefix}"
-call_topic = "{self.call_topic}"
-repayment_topic = "{self.repayment_topic}"
-alert_topic = "{self.alert_topic}"
-dead_letter_topic = "{self.dead_letter_topic}"
-partitions = {self.partitions}
-store = "{self.store}"
-processing_guarantee = "{self.guarantee}"
-repartition = {str(self.repartition).lower()}
-
-[web]
-port = {web_port}
-"""
+        return write_worker_config(
+            self.work_dir / f"config-{web_port}.toml",
+            web_port,
+            broker=f"kafka://{self.bootstrap}",
+            app_id=self.prefix,
+            call_topic=self.call_topic,
+            repayment_topic=self.repayment_topic,
+            alert_topic=self.alert_topic,
+            dead_letter_topic=self.dead_letter_topic,
+            partitions=self.partitions,
+            store=self.store,
+            processing_guarantee=self.guarantee,
+            repartition=self.repartition,
         )
-        return path
 
     def start_worker(self, name: str = "w1", *extra_args: str) -> RunningWorker:
         port = free_port()
