@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -87,11 +87,15 @@ def replay_records(
     counts = counts if counts is not None else ReplayCounts()
     processor = BatchProcessor(config, {kind: kind for kind in DECODERS}, require_key=False)
     stored: dict[bytes, bytes] = {}
+
+    def load(key: bytes, _partition: int) -> bytes | None:
+        return stored.get(key)
+
     watermark_ms = next_sweep_ms = None
     for line_number, line in enumerate(records, start=1):
         if not line.strip():
             continue
-        result = processor.process([input_record(line, line_number)], _load(stored), 0)
+        result = processor.process([input_record(line, line_number)], load, 0)
         counts.events += 1
         for (_, reason), n in result.invalid.items():
             counts.invalid += n
@@ -116,10 +120,6 @@ def replay_records(
         elif watermark_ms >= next_sweep_ms:
             counts.evicted += evict_idle(stored, watermark_ms, config)
             next_sweep_ms = watermark_ms + EVICTION_SWEEP_MS
-
-
-def _load(stored: dict[bytes, bytes]) -> Callable[[bytes, int], bytes | None]:
-    return lambda key, _partition: stored.get(key)
 
 
 def evict_idle(stored: dict[bytes, bytes], watermark_ms: int, config: EngineConfig) -> int:
