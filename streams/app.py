@@ -1,12 +1,12 @@
 """The Faust worker: one agent over both input topics, state in a changelog-backed Table.
 
 Faust's per-event stream machinery costs ~100 µs and every changelog send ~180 µs (DESIGN.md
-section 9), so the agent works in batches (`take_events`): the pure `BatchProcessor` decides
-everything for the batch, then this shell writes each touched borrower's state once, sends one
-changelog message per borrower per batch, and publishes alerts and dead letters in order.
-Faust refuses table writes outside per-event iteration, so batch writes go to `table.data`
-with the event context of the right partition set (the RocksDB store reads it), and the
-changelog messages are produced explicitly (see `Worker._publish`).
+section 9), so the agent works on whole fetches (`streams.batching`): the pure `BatchProcessor`
+decides everything for the batch, then this shell writes each touched borrower's state once,
+sends one changelog message per borrower per batch, and publishes alerts and dead letters in
+order. Faust refuses table writes outside per-event iteration, so batch writes go to
+`table.data` with a current event naming the right partition (the RocksDB store reads it), and
+the changelog messages are produced explicitly (see `Worker._publish`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import time
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.streams import _current_event
 from faust.types import TP, EventT
 
+from streams.batching import BatchingApp
 from streams.cli_support import config_option, settings_or_exit
 from streams.config import Settings
 from streams.decoding import CALL_ATTEMPT, REPAYMENT
@@ -36,16 +37,28 @@ from streams.metrics import FAUST_PREFIX, DomainMetrics
 from streams.pipeline import BatchProcessor, BatchResult, InputRecord
 from streams.startup import StartupError, preflight, rekeyed_topic
 
-BATCH_MAX_EVENTS = 2000
-BATCH_WITHIN_S = 0.05  # how long a batch may fill: larger batches, bounded alert latency
+BATCH_MAX_EVENTS = 5000  # queued fetches are merged up to this many records
 DEFAULT_EVICTION_SWEEP_S = 30.0
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
 TABLE_NAME = "borrowers"
 
 
-def _input_record(event: EventT) -> InputRecord:
-    message = event.message
-    return InputRecord(message.topic, message.partition, message.offset, message.key, message.value)
+class _PartitionEvent:
+    """What Faust's RocksDB store reads from the current event: `message.partition`."""
+
+    __slots__ = ("__weakref__", "message", "partition")
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+        self.message = self
+
+
+def _in_partition(events: dict[int, _PartitionEvent], partition: int) -> None:
+    """Make `partition` the current event's, so the store picks that partition's database."""
+    event = events.get(partition)
+    if event is None:
+        event = events[partition] = _PartitionEvent(partition)
+    _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
 
 
 class BorrowerTable(faust.Table):
@@ -112,7 +125,7 @@ class Worker:
     partitions: int
     metrics: DomainMetrics
     eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S
-    app: faust.App = field(init=False)
+    app: BatchingApp = field(init=False)
     direct_sends: bool = field(init=False)
     table: BorrowerTable = field(init=False)
     processor: BatchProcessor = field(init=False)
@@ -125,7 +138,7 @@ class Worker:
     def __post_init__(self) -> None:
         kafka = self.settings.kafka
         self.direct_sends = kafka.processing_guarantee == "at_least_once"
-        self.app = faust.App(
+        self.app = BatchingApp(
             kafka.app_id,
             broker=kafka.broker,
             broker_credentials=faust_credentials(kafka),
@@ -138,6 +151,7 @@ class Worker:
             web_port=self.settings.web.port,
             web_bind=self.settings.web.bind,
             consumer_auto_offset_reset="earliest",
+            broker_max_poll_records=BATCH_MAX_EVENTS,
         )
         setup_prometheus_sensors(self.app, name_prefix=FAUST_PREFIX)
         self.table = self.app.tables.add(
@@ -158,8 +172,7 @@ class Worker:
             kinds = self._repartition_by_borrower(kinds)
         self.kinds = kinds
         self.processor = BatchProcessor(self.settings.engine, kinds, require_key=True)
-        source = self.app.topic(*kinds, key_serializer="raw", value_serializer="raw")
-        self.app.agent(source, name="borrower-events")(self._consume)
+        self._batched_agent(kinds, "borrower-events", self.handle_batch)
         self.app.timer(self.eviction_sweep_s)(self._sweep_idle)
         self.metrics.config_info.labels(
             version=self.settings.engine.version, source=self.settings.source
@@ -180,37 +193,46 @@ class Worker:
             )
             for topic in kinds
         }
-        raw = self.app.topic(*kinds, key_serializer="raw", value_serializer="raw")
 
-        async def repartition(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WITHIN_S):
-                records = [_input_record(event) for event in events]
-                received_at_ms = int(time.time() * 1000)
-                result, routed = router.route(records, received_at_ms)
-                outputs = [await self._publish(rekeyed[topic], key, value)
-                           for topic, key, value in routed]  # fmt: skip
-                outputs += await self._publish_dead_letters(result)
-                await _delivered(outputs)
-                self._count(result, received_at_ms)
+        async def repartition(records: list[InputRecord]) -> None:
+            received_at_ms = int(time.time() * 1000)
+            result, routed = router.route(records, received_at_ms)
+            outputs = [await self._publish(rekeyed[topic], key, value)
+                       for topic, key, value in routed]  # fmt: skip
+            outputs += await self._publish_dead_letters(result)
+            await _delivered(outputs)
+            self._count(result, received_at_ms)
 
-        self.app.agent(raw, name="repartition-by-borrower")(repartition)
+        self._batched_agent(kinds, "repartition-by-borrower", repartition)
         return {rekeyed[topic].get_topic_name(): kind for topic, kind in kinds.items()}
 
-    async def _consume(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WITHIN_S):
-            await self.handle_batch(events)
+    def _batched_agent(
+        self,
+        topics: Iterable[str],
+        name: str,
+        handle: Callable[[list[InputRecord]], Awaitable[None]],
+    ) -> None:
+        """A Faust agent over `topics` that handles whole fetches (`streams.batching`): the
+        agent's topic subscription drives assignment and commits, its records arrive in the
+        inbox instead of the per-event stream."""
+        inbox = self.app.inbox(topics)
+        source = self.app.topic(*topics, key_serializer="raw", value_serializer="raw")
 
-    async def handle_batch(self, events: Sequence[EventT]) -> None:
+        async def agent(stream: faust.StreamT) -> None:
+            async for batch in self.app.batches(inbox, BATCH_MAX_EVENTS):
+                await handle(batch.records)
+
+        self.app.agent(source, name=name)(agent)
+
+    async def handle_batch(self, records: list[InputRecord]) -> None:
         """Alerts and dead letters are delivered before the state that records their events:
         if the worker dies in between, the events are redelivered and re-raise the alerts
         (same ids) instead of being skipped as duplicates of a state that was already saved."""
-        records = [_input_record(event) for event in events]
-        event_of_partition = {event.message.partition: event for event in events}
+        partition_events: dict[int, _PartitionEvent] = {}
         data = self.table.data
 
         def load(key: bytes, partition: int) -> bytes | None:
-            # The RocksDB store picks the partition's database from the current event.
-            _current_event.set(weakref.ref(event_of_partition[partition]))
+            _in_partition(partition_events, partition)
             return data.get(key)
 
         async with self._state_lock:
@@ -234,11 +256,11 @@ class Worker:
             ]  # fmt: skip
             outputs += await self._publish_dead_letters(result)
             await _delivered(outputs)
-            self._changelog_in_flight = await self._write_states(result, event_of_partition)
+            self._changelog_in_flight = await self._write_states(result, partition_events)
         self._count(result, emitted_at_ms)
 
     async def _write_states(
-        self, result: BatchResult, event_of_partition: dict[int, EventT]
+        self, result: BatchResult, partition_events: dict[int, _PartitionEvent]
     ) -> list[Awaitable[Any]]:
         """Store each touched borrower once and send its changelog message; the deliveries
         are awaited at the start of the next batch, so one batch's round trip overlaps the
@@ -247,7 +269,7 @@ class Worker:
         data, changelog = table.data, table.changelog_topic
         in_flight = []
         for key, write in result.writes.items():
-            _current_event.set(weakref.ref(event_of_partition[write.partition]))
+            _in_partition(partition_events, write.partition)
             if write.value is None:
                 data.pop(key, None)
                 table.forget(key)

@@ -1,0 +1,117 @@
+"""streams.batching without a broker: the Faust internals it leans on, acks, gaps, inboxes.
+
+A Faust app and its consumer can be built without connecting, so these tests drive the
+consumer's bookkeeping directly; tests/integration covers the same path against Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
+
+import pytest
+from faust.types import TP
+
+from streams.batching import BatchingApp, BatchingConsumer, RecordBatch
+from streams.pipeline import InputRecord
+
+CALLS = TP("calls", 0)
+
+
+@pytest.fixture
+def app() -> Iterator[BatchingApp]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield BatchingApp("batching-test", broker="kafka://127.0.0.1:9", loop=loop)
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def fetched(*offsets: int) -> list[SimpleNamespace]:
+    return [SimpleNamespace(topic=CALLS.topic, partition=CALLS.partition, offset=offset,
+                            key=b"b-1", value=b"{}") for offset in offsets]  # fmt: skip
+
+
+def test_the_app_builds_a_batching_consumer_with_the_faust_internals_it_relies_on(
+    app: BatchingApp,
+) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, BatchingConsumer)
+    for name in ("_read_offset", "_acked", "_acked_index", "_committed_offset", "_n_acked",
+                 "_commit_every", "_waiting_for_ack", "suspend_flow", "_wait_next_records",
+                 "_add_gap", "_new_offset", "highwater", "commit"):  # fmt: skip
+        assert hasattr(consumer, name), name
+
+
+def test_taking_records_skips_those_before_the_read_offset_and_acks_make_them_committable(
+    app: BatchingApp,
+) -> None:
+    """As in Faust's drain loop, the read offset is the position sought to: records from it on
+    are taken."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    consumer._read_offset[CALLS] = 4
+    batch = RecordBatch(generation=0)
+    app.loop.run_until_complete(consumer._take_records(CALLS, fetched(3, 4, 5, 6), batch))
+    assert [record.offset for record in batch.records] == [4, 5, 6]
+    assert batch.records[0] == InputRecord("calls", 0, 4, b"b-1", b"{}")
+    assert consumer._read_offset[CALLS] == 6
+    consumer._committed_offset[CALLS] = 5  # an offset below the committed one is not acked
+    consumer.ack_batch(batch)
+    assert consumer._acked[CALLS] == [5, 6]
+    assert consumer._new_offset(CALLS) == 7
+
+
+def test_an_offset_gap_in_a_fetch_does_not_block_the_commit_past_it(app: BatchingApp) -> None:
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    consumer._read_offset[CALLS] = 9
+    consumer._committed_offset[CALLS] = 9
+    batch = RecordBatch(generation=0)
+    # 12 and 13 are transaction markers: never delivered, so never acked
+    app.loop.run_until_complete(consumer._take_records(CALLS, fetched(10, 11, 14), batch))
+    consumer.ack_batch(batch)
+    assert consumer._new_offset(CALLS) == 15
+
+
+def test_acking_the_same_batch_twice_counts_its_offsets_once(app: BatchingApp) -> None:
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    batch = RecordBatch(0, [], {CALLS: [0, 1, 2]})
+    consumer.ack_batch(batch)
+    consumer.ack_batch(batch)
+    assert consumer._acked[CALLS] == [0, 1, 2]
+    assert consumer._n_acked == 3
+
+
+def record_at(offset: int) -> InputRecord:
+    return InputRecord("calls", 0, offset, b"b-1", b"{}")
+
+
+def batch_of(generation: int, *offsets: int) -> RecordBatch:
+    return RecordBatch(generation, [record_at(o) for o in offsets], {CALLS: list(offsets)})
+
+
+def test_batches_merge_queued_fetches_drop_stale_ones_and_ack_after_the_work(
+    app: BatchingApp,
+) -> None:
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    app.consumer_generation_id = 2
+
+    async def scenario() -> list[list[int]]:
+        inbox = app.inbox(["calls"])
+        for batch in (batch_of(1, 0, 1), batch_of(2, 2, 3), batch_of(1, 4), batch_of(2, 5)):
+            inbox.put_nowait(batch)
+        taken: list[list[int]] = []
+        batches: AsyncIterator[RecordBatch] = app.batches(inbox, max_records=100)
+        batch = await anext(batches)
+        taken.append([record.offset for record in batch.records])
+        assert consumer.batches_in_flight == 1
+        assert not consumer._acked[CALLS]  # not before the agent asks for the next batch
+        inbox.put_nowait(batch_of(2, 6))
+        batch = await anext(batches)
+        taken.append([record.offset for record in batch.records])
+        await batches.aclose()  # the agent stopped mid-batch: that batch stays unacked
+        return taken
+
+    assert app.loop.run_until_complete(scenario()) == [[2, 3, 5], [6]]
+    assert consumer._acked[CALLS] == [2, 3, 5]
+    assert consumer.batches_in_flight == 0
