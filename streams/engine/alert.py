@@ -13,15 +13,42 @@ from typing import Any
 
 import orjson
 
+from streams.config import DAY_MS
+
 ALERT_SCHEMA = "alert.v1"
 UNREACHABILITY = "unreachability"
 COMPLIANCE = "compliance"
 MAX_EVIDENCE_EVENT_IDS = 10
 
 
-def format_time(ms: int) -> str:
-    """RFC 3339 in UTC with millisecond precision, e.g. 2026-11-29T09:00:00.000Z."""
+# Within ±2**32 s the float division below is exact to the millisecond; beyond it (before 1834,
+# after 2106) only the datetime path reproduces the historical output.
+_EXACT_MS = 2**32 * 1000
+_CACHE_LIMIT = 100_000
+_day_prefixes: dict[int, str] = {}
+
+
+def _format_time_slow(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def format_time(ms: int) -> str:
+    """RFC 3339 in UTC with millisecond precision, e.g. 2026-11-29T09:00:00.000Z.
+
+    Several per alert: the date part is cached per day and the time of day is integer
+    arithmetic, about five times cheaper than datetime and strftime."""
+    if not -_EXACT_MS <= ms < _EXACT_MS:
+        return _format_time_slow(ms)
+    day, in_day = divmod(ms, DAY_MS)
+    prefix = _day_prefixes.get(day)
+    if prefix is None:
+        if len(_day_prefixes) >= _CACHE_LIMIT:
+            _day_prefixes.clear()
+        prefix = _day_prefixes[day] = _format_time_slow(day * DAY_MS)[:11]
+    seconds, millis = divmod(in_day, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
 def alert_id_for(borrower_id: str, rule: str, episode_key: str, state: str, severity: str) -> str:
