@@ -38,6 +38,9 @@ from streams.pipeline import BatchProcessor, BatchResult, InputRecord
 from streams.startup import StartupError, preflight, rekeyed_topic
 
 BATCH_MAX_EVENTS = 5000  # queued fetches are merged up to this many records
+# A record batch per changelog partition per agent batch (3,500 states of ~0.8 KB need ~0.7 MB
+# a partition): below Kafka's 1 MiB default message.max.bytes and max.request.size.
+CHANGELOG_BATCH_BYTES = 512 * 1024
 DEFAULT_EVICTION_SWEEP_S = 30.0
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
 TABLE_NAME = "borrowers"
@@ -152,6 +155,7 @@ class Worker:
             web_bind=self.settings.web.bind,
             consumer_auto_offset_reset="earliest",
             broker_max_poll_records=BATCH_MAX_EVENTS,
+            producer_max_batch_size=CHANGELOG_BATCH_BYTES,
         )
         setup_prometheus_sensors(self.app, name_prefix=FAUST_PREFIX)
         self.table = self.app.tables.add(
@@ -266,8 +270,8 @@ class Worker:
         are awaited at the start of the next batch, so one batch's round trip overlaps the
         next one's work and a failed delivery still stops the worker before more commits."""
         table = self.table
-        data, changelog = table.data, table.changelog_topic
-        in_flight = []
+        data = table.data
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
         for key, write in result.writes.items():
             _in_partition(partition_events, write.partition)
             if write.value is None:
@@ -276,10 +280,34 @@ class Worker:
             else:
                 data[key] = write.value
                 table.remember(key, write.partition)
-            in_flight.append(await self._publish(changelog, key, write.value, write.partition))
+            by_partition.setdefault(write.partition, []).append((key, write.value))
         for partition, newest in result.newest_event_ms.items():
             if newest > self.watermark_ms.get(partition, 0):
                 self.watermark_ms[partition] = newest
+        return await self._publish_changelog(by_partition)
+
+    async def _publish_changelog(
+        self, by_partition: dict[int, list[tuple[bytes, bytes | None]]]
+    ) -> list[Awaitable[Any]]:
+        """Under at-least-once a partition's changelog messages go to the producer as record
+        batches (~2 µs a message instead of ~20 µs through `send`); a delivery's offset is then
+        its batch's first, which only makes a reopened RocksDB store replay a little more."""
+        changelog = self.table.changelog_topic
+        if not self.direct_sends:
+            return [await self._publish(changelog, key, value, partition)
+                    for partition, messages in by_partition.items()
+                    for key, value in messages]  # fmt: skip
+        producer = self.app.producer._ensure_producer()  # the aiokafka producer
+        topic = changelog.get_topic_name()
+        in_flight = []
+        for partition, messages in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in messages:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    in_flight.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)  # a first one always fits
+            in_flight.append(await producer.send_batch(batch, topic, partition=partition))
         return in_flight
 
     async def _publish(
