@@ -17,7 +17,7 @@ updates the given state in place and returns it (the worker owns the state and w
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -25,7 +25,7 @@ from streams.config import EngineConfig
 from streams.engine.alert import Alert
 from streams.engine.rules import Rule, build_rules, retention_ms
 from streams.engine.rules.base import Evaluation
-from streams.engine.state import CONTACT, BorrowerState, Loan, attempt_time, make_attempt
+from streams.engine.state import CONTACT, BorrowerState, Loan, kind_of, make_attempt
 from streams.events import CallAttempt, Repayment
 
 MAX_LOANS = 32
@@ -99,32 +99,25 @@ def apply(
 def _apply_attempt(
     state: BorrowerState, event: CallAttempt, config: EngineConfig, engine: _Engine
 ) -> Outcome:
-    attempts = state.attempts
+    times = state.times
     at_ms = event.at_ms
     horizon = state.id_horizon_ms
-    if horizon is not None:
-        event_id = event.event_id
-        for i in range(len(attempts) - 1, -1, -1):
-            seen = attempts[i]
-            if seen.at_ms < horizon:
-                break
-            if seen.event_id == event_id:
-                return _outcome(state, [], _DUPLICATE)
-    if not attempts or at_ms >= attempts[-1].at_ms:
-        position = len(attempts)
-    else:
-        position = bisect_right(attempts, at_ms, key=attempt_time)
-    if position < len(attempts) + 1 - engine.max_attempts:
+    if horizon is not None and event.event_id in state.ids[bisect_left(times, horizon) :]:
+        return _outcome(state, [], _DUPLICATE)
+    position = len(times) if not times or at_ms >= times[-1] else bisect_right(times, at_ms)
+    if position < len(times) + 1 - engine.max_attempts:
         return _outcome(state, [], _LATE)
 
-    attempt = make_attempt(at_ms, event.channel, event.outcome, event.contact_point, event.event_id)
-    attempts.insert(position, attempt)
+    point = event.contact_point
+    kind = kind_of(event.channel, event.outcome, point)
+    state.insert(position, at_ms, kind, point, event.event_id)
     run_before = state.run
-    if attempt.own:
+    if kind.own:
         _update_run(state, position)
     if event.borrower_tz:
         state.timezone = event.borrower_tz
     position -= _advance(state, at_ms, config, engine)
+    attempt = make_attempt(at_ms, kind, point, event.event_id)
     ev = Evaluation(state, event, attempt, position, config, run_before=run_before)
     for rule in engine.attempt_rules:
         rule.evaluate(ev)
@@ -133,36 +126,33 @@ def _apply_attempt(
 
 def _update_run(state: BorrowerState, position: int) -> None:
     """Keep `run` = own attempts without contact after the newest own contact."""
-    attempts = state.attempts
-    attempt = attempts[position]
+    at_ms = state.times[position]
     last_contact = state.last_contact_ms
-    if last_contact is not None and attempt.at_ms < last_contact:
+    if last_contact is not None and at_ms < last_contact:
         return  # a late attempt from before the newest contact: the current run is unchanged
-    if attempt.cls != CONTACT:
+    if state.kinds[position].cls != CONTACT:
         state.run += 1
-        if state.run_start_ms is None or attempt.at_ms < state.run_start_ms:
-            state.run_start_ms = attempt.at_ms
+        if state.run_start_ms is None or at_ms < state.run_start_ms:
+            state.run_start_ms = at_ms
         return
-    state.last_contact_ms = attempt.at_ms
-    after = [a.at_ms for a in attempts[position + 1 :] if a.own]  # all non-contact: see above
+    state.last_contact_ms = at_ms
+    later = zip(state.times[position + 1 :], state.kinds[position + 1 :], strict=True)
+    after = [t for t, kind in later if kind.own]  # all non-contact: see above
     state.run = len(after)
     state.run_start_ms = after[0] if after else None
 
 
 def _advance(state: BorrowerState, at_ms: int, config: EngineConfig, engine: _Engine) -> int:
-    """Move the borrower's clock to `at_ms` and trim the buffer; returns how many were dropped."""
+    """Move the borrower's clock to `at_ms` and trim the buffer; returns how many were dropped:
+    everything older than the retention, and the oldest beyond `max_attempts`."""
     newest = state.newest_ms
     if newest is None or at_ms > newest:
         state.newest_ms = newest = at_ms
         state.id_horizon_ms = at_ms - config.grace_ms
-    attempts = state.attempts
-    floor = newest - engine.retention_ms
-    excess = len(attempts) - engine.max_attempts
-    drop = 0
-    while drop < len(attempts) and (drop < excess or attempts[drop].at_ms < floor):
-        drop += 1
+    times = state.times
+    drop = max(bisect_left(times, newest - engine.retention_ms), len(times) - engine.max_attempts)
     if drop:
-        del attempts[:drop]
+        state.drop_oldest(drop)
     return drop
 
 

@@ -3,14 +3,15 @@
 The state is what the worker writes to the changelog after every event, so its size and its
 (de)serialisation cost are on the hot path (DESIGN.md section 9). Hence:
 
-* attempts are small tuples in event-time order, bounded by `max_attempts_kept` and by the
-  longest window the enabled rules look at (plus `grace`);
+* attempts are parallel columns in event-time order (a shared `Kind` per channel, outcome and
+  party), bounded by `max_attempts_kept` and by the longest window the rules look at (plus
+  `grace`);
 * channel and outcome are packed into one character per attempt and times are stored as deltas;
 * an attempt's real `event_id` is written out only while something can still need it: for
   de-duplication (the attempt is within `grace` of the newest event; anything older is late
   anyway), for evidence (the last `MAX_EVIDENCE_EVENT_IDS` attempts, and every avoidance or
   invalid outcome, which are rare and are what avoidance/invalid alerts cite). In memory the
-  ids stay, but evidence only ever cites ids that survive serialisation (`keeps_id`), so a
+  ids stay, but evidence only ever cites ids that survive serialisation (`cited_ids`), so a
   deserialised state behaves exactly like the one it came from.
 
 The encoding is a versioned orjson array (`STATE_VERSION`); `from_bytes` refuses other versions.
@@ -18,13 +19,21 @@ The encoding is a versioned orjson array (`STATE_VERSION`); `from_bytes` refuses
 
 from __future__ import annotations
 
-from operator import itemgetter
+from bisect import bisect_left
+from itertools import accumulate, chain
+from operator import itemgetter, sub
 from typing import Any, NamedTuple
 
 import orjson
 
 from streams.engine.alert import MAX_EVIDENCE_EVENT_IDS
-from streams.events import CHANNELS, EMERGENCY_CONTACT_POINT, OUTCOME_CLASS, OutcomeClass
+from streams.events import (
+    CHANNELS,
+    EMERGENCY_CONTACT_POINT,
+    OUTCOME_CLASS,
+    PRIMARY_CONTACT_POINT,
+    OutcomeClass,
+)
 
 STATE_VERSION = 1
 
@@ -67,7 +76,6 @@ _ENCODE: dict[tuple[str, str], str] = {
     for c, channel in enumerate(_CHANNELS)
     for o, outcome in enumerate(_OUTCOMES)
 }
-_DECODE: dict[str, tuple[str, str]] = {code: pair for pair, code in _ENCODE.items()}
 assert set(_OUTCOMES) == set(OUTCOME_CLASS), "state format outcome table out of date"
 
 # Episode slots and contact_policy violation kinds are long names; the encoding abbreviates them
@@ -135,6 +143,20 @@ class Attempt(NamedTuple):
     event_id: str
 
 
+class Kind(NamedTuple):
+    """What an attempt's channel, outcome and party mean to the rules. One shared instance per
+    combination, so the buffer holds one reference per attempt instead of five fields, and a
+    state decodes with one dict lookup per attempt."""
+
+    cls: int
+    own: bool
+    tally: int
+    channel: str
+    outcome: str
+    code: str  # the attempt's character in the serialised state
+    cited: bool  # avoidance or invalid: its id is kept for evidence however old
+
+
 class Episode(NamedTuple):
     """An open rule episode: `key` ties its raised/escalated/resolved alerts together."""
 
@@ -149,38 +171,52 @@ class Loan(NamedTuple):
     at_ms: int
 
 
-_OWN_CLASS_AND_TALLY: dict[tuple[str, str], tuple[int, int]] = {
-    (channel, outcome): (cls, tally_of(cls, True, channel))
-    for outcome, cls in OUTCOME_CODE.items()
-    for channel in CHANNELS
+def _kinds(own: bool) -> dict[str, Kind]:
+    kinds: dict[str, Kind] = {}
+    for (channel, outcome), code in _ENCODE.items():
+        cls = OUTCOME_CODE[outcome]
+        tally = tally_of(cls, own, channel)
+        kinds[code] = Kind(cls, own, tally, channel, outcome, code, cls in _CITED_CLASSES)
+    return kinds
+
+
+_OWN_KINDS = _kinds(own=True)  # by serialised code
+_THIRD_PARTY_KINDS = _kinds(own=False)
+_KIND_OF: dict[tuple[str, str, bool], Kind] = {
+    (kind.channel, kind.outcome, kind.own): kind
+    for kind in (*_OWN_KINDS.values(), *_THIRD_PARTY_KINDS.values())
 }
-_new_attempt = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 
 
-def make_attempt(
-    at_ms: int, channel: str, outcome: str, contact_point: str, event_id: str
-) -> Attempt:
-    cls, tally = _OWN_CLASS_AND_TALLY[channel, outcome]  # valid events: known enums only
-    if contact_point == EMERGENCY_CONTACT_POINT:
-        return _new_attempt(
-            Attempt, (at_ms, cls, False, 0, channel, outcome, contact_point, event_id)
-        )
-    return _new_attempt(
-        Attempt, (at_ms, cls, True, tally, channel, outcome, contact_point, event_id)
-    )
+def kind_of(channel: str, outcome: str, contact_point: str) -> Kind:
+    """Valid events only: channel and outcome are known enum values."""
+    return _KIND_OF[channel, outcome, contact_point != EMERGENCY_CONTACT_POINT]
 
 
-_tally = itemgetter(3)
-attempt_time = itemgetter(0)  # bisect key over the attempt buffer
+_new = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
+_tally = itemgetter(Kind._fields.index("tally"))
+_code = itemgetter(Kind._fields.index("code"))
 
 
-def window_tally(attempts: list[Attempt], first: int) -> int:
-    """The summed tallies of attempts[first:]: all own-attempt counts of a window at once."""
-    return sum(map(_tally, attempts[first:]))
+def make_attempt(at_ms: int, kind: Kind, contact_point: str, event_id: str) -> Attempt:
+    return _new(  # type: ignore[no-any-return]
+        Attempt,
+        (at_ms, kind.cls, kind.own, kind.tally, kind.channel, kind.outcome, contact_point,
+         event_id),
+    )  # fmt: skip
+
+
+def window_tally(kinds: list[Kind], first: int) -> int:
+    """The summed tallies of kinds[first:]: all own-attempt counts of a window at once."""
+    return sum(map(_tally, kinds[first:]))
 
 
 class BorrowerState:
     """Everything the engine remembers about one borrower (see the module docstring).
+
+    The attempt buffer is four parallel columns in event-time order (`times`, `kinds`, `points`,
+    `ids`): windows bisect `times` directly, and (de)serialising a column is a C-level map
+    rather than a Python loop per attempt.
 
     `run` counts the borrower's own attempts without contact since `last_contact_ms` (the newest
     own contact, ever); it is exact even when the run is longer than the attempt buffer.
@@ -189,21 +225,27 @@ class BorrowerState:
     """
 
     __slots__ = (
-        "attempts",
         "episodes",
         "id_horizon_ms",
+        "ids",
+        "kinds",
         "last_contact_ms",
         "loans",
         "newest_ms",
+        "points",
         "policy_fired",
         "repayment_ids",
         "run",
         "run_start_ms",
+        "times",
         "timezone",
     )
 
     def __init__(self) -> None:
-        self.attempts: list[Attempt] = []
+        self.times: list[int] = []
+        self.kinds: list[Kind] = []
+        self.points: list[str] = []
+        self.ids: list[str] = []
         self.newest_ms: int | None = None
         self.id_horizon_ms: int | None = None  # newest - grace: older attempts cannot be duplicates
         self.run = 0
@@ -215,31 +257,47 @@ class BorrowerState:
         self.policy_fired: set[tuple[str, int]] = set()
         self.repayment_ids: list[tuple[int, str]] = []
 
-    def keeps_id(self, index: int) -> bool:
-        """Whether attempt `index` keeps its event_id when serialised (see module docstring)."""
-        attempt = self.attempts[index]
-        return (
-            index >= len(self.attempts) - MAX_EVIDENCE_EVENT_IDS
-            or attempt.cls in _CITED_CLASSES
-            or (self.id_horizon_ms is not None and attempt.at_ms >= self.id_horizon_ms)
-        )
+    @property
+    def attempts(self) -> list[Attempt]:
+        """The buffer as one tuple per attempt (for inspection; the engine reads the columns)."""
+        return list(map(make_attempt, self.times, self.kinds, self.points, self.ids))
+
+    def insert(self, position: int, at_ms: int, kind: Kind, point: str, event_id: str) -> None:
+        self.times.insert(position, at_ms)
+        self.kinds.insert(position, kind)
+        self.points.insert(position, point)
+        self.ids.insert(position, event_id)
+
+    def drop_oldest(self, count: int) -> None:
+        del self.times[:count], self.kinds[:count], self.points[:count], self.ids[:count]
+
+    def _id_floor(self) -> int:
+        """Attempts from this index on keep their ids when serialised: the last
+        MAX_EVIDENCE_EVENT_IDS, and everything within grace (de-duplication needs them)."""
+        floor = len(self.times) - MAX_EVIDENCE_EVENT_IDS
+        if self.id_horizon_ms is not None:
+            floor = min(floor, bisect_left(self.times, self.id_horizon_ms))
+        return max(floor, 0)
+
+    def cited_ids(self, indices: list[int]) -> list[str]:
+        """The newest MAX_EVIDENCE_EVENT_IDS ids among `indices` (chronological) that survive
+        serialisation, so a deserialised state cites exactly what the original would."""
+        floor = self._id_floor()
+        kinds, ids = self.kinds, self.ids
+        cited = [ids[i] for i in indices if i >= floor or kinds[i].cited]
+        return cited[-MAX_EVIDENCE_EVENT_IDS:]
 
     def to_bytes(self) -> bytes:
         """Compact versioned encoding; ids nobody can need any more are left out."""
-        attempts = self.attempts
-        deltas: list[int] = []
-        previous = self.newest_ms or 0
-        for attempt in attempts:
-            deltas.append(attempt.at_ms - previous)
-            previous = attempt.at_ms
-        points: list[str] = []
+        times, kinds, points, ids = self.times, self.kinds, self.points, self.ids
+        names: list[str] = []
         point_codes: list[int] | None = None
-        if any(attempt.contact_point != "primary" for attempt in attempts):
-            index: dict[str, int] = {}
-            point_codes = [
-                index.setdefault(attempt.contact_point, len(index)) for attempt in attempts
-            ]
-            points = list(index)
+        if points.count(PRIMARY_CONTACT_POINT) != len(points):
+            names = list(dict.fromkeys(points))  # first-seen order
+            point_codes = list(map({name: i for i, name in enumerate(names)}.__getitem__, points))
+        floor = self._id_floor()
+        old = zip(ids[:floor], kinds[:floor], strict=True)
+        kept = [event_id if kind.cited else "" for event_id, kind in old]
         return orjson.dumps(
             [
                 STATE_VERSION,
@@ -249,14 +307,11 @@ class BorrowerState:
                 self.run_start_ms,
                 self.last_contact_ms,
                 self.timezone,
-                deltas,
-                "".join([_ENCODE[attempt.channel, attempt.outcome] for attempt in attempts]),
-                points,
+                list(map(sub, times, chain((self.newest_ms or 0,), times))),  # time deltas
+                "".join(map(_code, kinds)),
+                names,
                 point_codes,
-                [
-                    attempt.event_id if self.keeps_id(i) else ""
-                    for i, attempt in enumerate(attempts)
-                ],
+                kept + ids[floor:],
                 {loan_id: list(loan) for loan_id, loan in self.loans.items()},
                 {_abbreviate(slot, _SHORT): list(ep) for slot, ep in self.episodes.items()},
                 sorted([_SHORT.get(kind, kind), day] for kind, day in self.policy_fired),
@@ -280,7 +335,7 @@ class BorrowerState:
             timezone,
             deltas,
             codes,
-            points,
+            names,
             point_codes,
             ids,
             loans,
@@ -295,15 +350,23 @@ class BorrowerState:
         state.run_start_ms = run_start_ms
         state.last_contact_ms = last_contact_ms
         state.timezone = timezone
-        at_ms = newest_ms or 0
-        attempts = state.attempts
-        for i, delta in enumerate(deltas):
-            at_ms += delta
-            channel, outcome = _DECODE[codes[i]]
-            point = points[point_codes[i]] if point_codes is not None else "primary"
-            attempts.append(make_attempt(at_ms, channel, outcome, point, ids[i]))
-        state.loans = {loan_id: Loan(*loan) for loan_id, loan in loans.items()}
-        state.episodes = {_abbreviate(slot, _LONG): Episode(*ep) for slot, ep in episodes.items()}
+        times = state.times = list(accumulate(deltas, initial=newest_ms or 0))
+        del times[0]
+        kinds = state.kinds = list(map(_OWN_KINDS.__getitem__, codes))
+        if point_codes is None:
+            state.points = [PRIMARY_CONTACT_POINT] * len(times)
+        else:
+            points = state.points = list(map(names.__getitem__, point_codes))
+            if EMERGENCY_CONTACT_POINT in names:
+                state.kinds = [
+                    _THIRD_PARTY_KINDS[kind.code] if point == EMERGENCY_CONTACT_POINT else kind
+                    for kind, point in zip(kinds, points, strict=True)
+                ]
+        state.ids = ids
+        state.loans = {loan_id: _new(Loan, loan) for loan_id, loan in loans.items()}
+        state.episodes = {
+            _abbreviate(slot, _LONG): _new(Episode, ep) for slot, ep in episodes.items()
+        }
         state.policy_fired = {(_LONG.get(kind, kind), day) for kind, day in fired}
-        state.repayment_ids = [(at, event_id) for at, event_id in repayment_ids]
+        state.repayment_ids = list(map(tuple, repayment_ids))
         return state

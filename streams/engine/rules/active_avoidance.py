@@ -37,22 +37,18 @@ class ActiveAvoidance(Rule):
 
     def _maybe_raise(self, ev: Evaluation, attempt: Attempt) -> None:
         config = self._config
-        attempts = ev.state.attempts
+        kinds = ev.state.kinds
         first = ev.window_start(config.window_ms)
-        hits = [
-            i
-            for i in range(first, len(attempts))
-            if attempts[i].cls == AVOIDANCE and attempts[i].own
-        ]
+        hits = [i for i in range(first, len(kinds)) if kinds[i].cls == AVOIDANCE and kinds[i].own]
         if len(hits) < config.min_avoidance:
             return
         counts: dict[str, int] = {"avoidance": len(hits)}
         for i in hits:
-            counts[attempts[i].outcome] = counts.get(attempts[i].outcome, 0) + 1
+            counts[kinds[i].outcome] = counts.get(kinds[i].outcome, 0) + 1
         outcomes = ", ".join(f"{counts[o]} {o}" for o in sorted(counts) if o != "avoidance")
         reason = (
             f"{len(hits)} avoidance outcomes ({outcomes}) in {duration_label(config.window_ms)} "
             f"(threshold {config.min_avoidance})"
         )
-        proof = evidence(counts, ev.now_ms - config.window_ms, ev.now_ms, ev.evidence_ids(hits))
+        proof = evidence(counts, ev.now_ms - config.window_ms, ev.now_ms, ev.state.cited_ids(hits))
         self.open(ev, self.name, Episode(attempt.event_id, 0, attempt.at_ms), reason, proof)

@@ -42,12 +42,12 @@ class AllChannelsFailed(Rule):
         since = ev.now_ms - window_ms
         if state.last_contact_ms is not None and state.last_contact_ms >= since:
             return
-        attempts = state.attempts
+        kinds = state.kinds
         first = ev.window_start(window_ms)
-        used = channels_used(window_tally(attempts, first))
+        used = channels_used(window_tally(kinds, first))
         if len(used) < self._config.min_channels:
             return
-        tried = [i for i in range(first, len(attempts)) if attempts[i].own]
+        tried = [i for i in range(first, len(kinds)) if kinds[i].own]
         reason = (
             f"{len(used)} channels tried ({', '.join(used)}) in {len(tried)} attempts in "
             f"{duration_label(window_ms)}, none reached (threshold {self._config.min_channels})"
@@ -56,6 +56,6 @@ class AllChannelsFailed(Rule):
             {"channels": len(used), "attempts": len(tried), "contacts": 0},
             since,
             ev.now_ms,
-            ev.evidence_ids(tried),
+            ev.state.cited_ids(tried),
         )
         self.open(ev, self.name, Episode(attempt.event_id, 0, attempt.at_ms), reason, proof)

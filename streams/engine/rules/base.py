@@ -10,12 +10,11 @@ hold by construction.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
 from typing import ClassVar
 
 from streams.config import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, EngineConfig
-from streams.engine.alert import MAX_EVIDENCE_EVENT_IDS, UNREACHABILITY, Alert, format_time
-from streams.engine.state import Attempt, BorrowerState, Episode, attempt_time
+from streams.engine.alert import UNREACHABILITY, Alert, format_time
+from streams.engine.state import Attempt, BorrowerState, Episode
 from streams.events import CallAttempt, Repayment
 
 RAISED = "raised"
@@ -63,7 +62,7 @@ class Evaluation:
 
     def window_start(self, window_ms: int) -> int:
         """Index of the first attempt inside the inclusive window [now - window, now]."""
-        return bisect_left(self.state.attempts, self.now_ms - window_ms, key=attempt_time)
+        return bisect_left(self.state.times, self.now_ms - window_ms)
 
     def third_party_gate_open(self) -> bool:
         """Emergency contacts may be called once the borrower's own contact data has failed."""
@@ -71,12 +70,6 @@ class Evaluation:
         return state.run >= self.config.third_party_gate.min_consecutive_failed or any(
             slot.startswith(CONTACT_INFO_INVALID_SLOT) for slot in state.episodes
         )
-
-    def evidence_ids(self, indices: Iterable[int]) -> list[str]:
-        """The newest cited event ids among `indices` (chronological), bounded for the alert."""
-        state = self.state
-        ids = [state.attempts[i].event_id for i in indices if state.keeps_id(i)]
-        return ids[-MAX_EVIDENCE_EVENT_IDS:]
 
 
 CONTACT_INFO_INVALID_SLOT = "contact_info_invalid"

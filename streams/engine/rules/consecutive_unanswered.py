@@ -60,11 +60,11 @@ class ConsecutiveUnanswered(Rule):
 
     def _run_indices(self, ev: Evaluation) -> list[int]:
         """Buffer indices of the current run (the buffer may hold only its newest part)."""
-        attempts = ev.state.attempts
+        kinds = ev.state.kinds
         indices: list[int] = []
-        for i in range(len(attempts) - 1, -1, -1):
-            if attempts[i].own:
-                if attempts[i].cls == CONTACT:
+        for i in range(len(kinds) - 1, -1, -1):
+            if kinds[i].own:
+                if kinds[i].cls == CONTACT:
                     break
                 indices.append(i)
         indices.reverse()
@@ -72,8 +72,8 @@ class ConsecutiveUnanswered(Rule):
 
     def _reason(self, ev: Evaluation, level: int) -> str:
         state = ev.state
-        attempts = state.attempts
-        used = channels_used(sum(attempts[i].tally for i in self._run_indices(ev)))
+        kinds = state.kinds
+        used = channels_used(sum(kinds[i].tally for i in self._run_indices(ev)))
         channels = ", ".join(used)
         since = "" if state.run_start_ms is None else f" since {format_time(state.run_start_ms)}"
         return (
@@ -86,6 +86,6 @@ class ConsecutiveUnanswered(Rule):
         indices = self._run_indices(ev)
         counts: dict[str, int] = {"run": state.run}
         for i in indices:
-            outcome = state.attempts[i].outcome
+            outcome = state.kinds[i].outcome
             counts[outcome] = counts.get(outcome, 0) + 1
-        return evidence(counts, state.run_start_ms, ev.now_ms, ev.evidence_ids(indices))
+        return evidence(counts, state.run_start_ms, ev.now_ms, ev.state.cited_ids(indices))

@@ -48,21 +48,21 @@ class ContactInfoInvalid(Rule):
 
     def _maybe_raise(self, ev: Evaluation, attempt: Attempt, slot: str) -> None:
         config = self._config
-        attempts = ev.state.attempts
+        kinds, points = ev.state.kinds, ev.state.points
         point = attempt.contact_point
         hits = [
             i
-            for i in range(ev.window_start(config.window_ms), len(attempts))
-            if attempts[i].cls == INVALID and attempts[i].contact_point == point
+            for i in range(ev.window_start(config.window_ms), len(kinds))
+            if kinds[i].cls == INVALID and points[i] == point
         ]
-        conclusive = [attempts[i].outcome for i in hits if attempts[i].outcome in self._immediate]
+        conclusive = [kinds[i].outcome for i in hits if kinds[i].outcome in self._immediate]
         if len(hits) < config.min_invalid and not conclusive:
             return
         window = duration_label(config.window_ms)
         if conclusive:
             reason = f"{conclusive[-1]} on {point}, conclusive on its own"
         else:
-            outcomes = ", ".join(sorted({attempts[i].outcome for i in hits}))
+            outcomes = ", ".join(sorted({kinds[i].outcome for i in hits}))
             reason = (
                 f"{len(hits)} invalid outcomes ({outcomes}) on {point} in {window} "
                 f"(threshold {config.min_invalid})"
@@ -71,7 +71,7 @@ class ContactInfoInvalid(Rule):
             {"invalid": len(hits), "conclusive": len(conclusive)},
             ev.now_ms - config.window_ms,
             ev.now_ms,
-            ev.evidence_ids(hits),
+            ev.state.cited_ids(hits),
         )
         episode = Episode(f"{attempt.event_id}@{point}", 0, attempt.at_ms)
         self.open(ev, slot, episode, reason, proof)

@@ -32,7 +32,7 @@ from streams.engine.localtime import (
     zone_for,
 )
 from streams.engine.rules.base import RAISED, Evaluation, Rule, evidence
-from streams.engine.state import CONTACT, Episode, attempt_time
+from streams.engine.state import CONTACT, Episode
 
 QUIET_HOURS = "quiet_hours"
 UNANSWERED_PER_CONTACT_POINT = "unanswered_per_contact_point"
@@ -105,12 +105,11 @@ class ContactPolicy(Rule):
 
     def _check_call_frequency(self, ev: Evaluation, zone: ZoneInfo, day: int, limit: int) -> None:
         """Own voice calls in the inclusive window [call - calls_window, call]."""
-        attempts = ev.state.attempts
-        call_ms = attempts[ev.position].at_ms
+        kinds = ev.state.kinds
         window_ms = self._config.calls_window_ms
-        first = bisect_left(attempts, call_ms - window_ms, key=attempt_time)
+        first = bisect_left(ev.state.times, ev.attempt.at_ms - window_ms)  # type: ignore[union-attr]
         hits = [i for i in range(first, ev.position + 1)
-                if attempts[i].own and attempts[i].channel == "voice"]  # fmt: skip
+                if kinds[i].own and kinds[i].channel == "voice"]  # fmt: skip
         if len(hits) > limit:
             days = window_ms // DAY_MS
             reason = f"{len(hits)} calls to the borrower in {days} days (limit {limit})"
@@ -123,29 +122,28 @@ class ContactPolicy(Rule):
     def _check_daily(self, ev: Evaluation, zone: ZoneInfo, day: int, kind: str) -> None:
         """Count the attempt's local day against the daily limit of `kind`. Most days hold too
         few attempts to break it, which one bisection shows without computing the day."""
-        attempts = ev.state.attempts
-        attempt = attempts[ev.position]
+        state = ev.state
+        times, kinds = state.times, state.kinds
+        attempt = ev.attempt
+        assert attempt is not None
         config = self._config
         if kind == CONTACTS_PER_DAY:
             limit = config.max_contacts_per_day
         else:
             limit = config.max_unanswered_per_contact_point_per_day
-        reach = bisect_left(attempts, attempt.at_ms - SAME_DAY_REACH_MS, key=attempt_time)
-        if len(attempts) - reach <= limit or (kind, day) in ev.state.policy_fired:
+        reach = bisect_left(times, attempt.at_ms - SAME_DAY_REACH_MS)
+        if len(times) - reach <= limit or (kind, day) in state.policy_fired:
             return
         start, end = day_bounds(zone, day)
-        first = bisect_left(attempts, start, key=attempt_time)
-        end = bisect_left(attempts, end, lo=first, key=attempt_time)
+        first = bisect_left(times, start)
+        end = bisect_left(times, end, lo=first)
         point = attempt.contact_point
         if kind == CONTACTS_PER_DAY:
-            hits = [i for i in range(first, end) if attempts[i].cls == CONTACT and attempts[i].own]
+            hits = [i for i in range(first, end) if kinds[i].cls == CONTACT and kinds[i].own]
             what = "right-party contacts"
         else:
-            hits = [
-                i
-                for i in range(first, end)
-                if attempts[i].cls != CONTACT and attempts[i].contact_point == point
-            ]
+            points = state.points
+            hits = [i for i in range(first, end) if kinds[i].cls != CONTACT and points[i] == point]
             what = f"unanswered attempts on {point}"
         if len(hits) > limit:
             reason = f"{len(hits)} {what} on local day {day_label(day)} (limit {limit})"
@@ -172,9 +170,8 @@ class ContactPolicy(Rule):
         for stale in [entry for entry in fired if entry[1] < oldest_open_day]:
             fired.discard(stale)
         fired.add((kind, day))
-        attempts = ev.state.attempts
-        attempt = attempts[ev.position]
-        first_ms = attempts[indices[0]].at_ms
-        proof = evidence(counts, first_ms, attempt.at_ms, ev.evidence_ids(indices))
-        episode = Episode(f"{kind}@{day_label(day)}", 0, attempt.at_ms)
+        at_ms = ev.state.times[ev.position]
+        first_ms = ev.state.times[indices[0]]
+        proof = evidence(counts, first_ms, at_ms, ev.state.cited_ids(indices))
+        episode = Episode(f"{kind}@{day_label(day)}", 0, at_ms)
         self.emit(ev, RAISED, episode, reason, proof)

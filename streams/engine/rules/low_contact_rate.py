@@ -29,12 +29,12 @@ class LowContactRate(Rule):
         if attempt is None or not attempt.own:
             return
         config = self._config
-        attempts = ev.state.attempts
+        kinds = ev.state.kinds
         first = ev.window_start(config.window_ms)
         episode = ev.state.episodes.get(self.name)
-        if episode is None and len(attempts) - first < config.min_attempts:
+        if episode is None and len(kinds) - first < config.min_attempts:
             return
-        tally = window_tally(attempts, first)
+        tally = window_tally(kinds, first)
         tried = tally_count(tally, OWN_FIELD)
         contacts = tally_count(tally, CONTACT_FIELD)
         low = tried >= config.min_attempts and contacts / tried <= config.max_contact_rate
@@ -46,12 +46,12 @@ class LowContactRate(Rule):
             f"(rate {rate}, threshold ≤ {config.max_contact_rate:.0%} "
             f"with ≥ {config.min_attempts} attempts)"
         )
-        own = [i for i in range(first, len(attempts)) if attempts[i].own]
+        own = [i for i in range(first, len(kinds)) if kinds[i].own]
         proof = evidence(
             {"attempts": tried, "contacts": contacts},
             ev.now_ms - config.window_ms,
             ev.now_ms,
-            ev.evidence_ids(own),
+            ev.state.cited_ids(own),
         )
         if low:
             episode = Episode(attempt.event_id, 0, attempt.at_ms)
