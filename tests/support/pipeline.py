@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -117,13 +118,17 @@ class Deployment:
             repartition=self.repartition,
         )
 
-    def start_worker(self, name: str = "w1", *extra_args: str) -> RunningWorker:
+    def start_worker(
+        self, name: str = "w1", *extra_args: str, env: dict[str, str] | None = None
+    ) -> RunningWorker:
+        """`env` adds environment variables (Faust reads some settings from there)."""
         port = free_port()
         log = self.work_dir / f"worker-{name}-{len(self.workers)}.log"
         process = start_worker(
             ["-m", "streams", "worker", "--config", str(self.config_file(port)), "-l", "info",
              "--data-dir", str(self.work_dir / f"data-{name}"), *extra_args],
             log,
+            env=None if env is None else os.environ | env,
         )  # fmt: skip
         worker = RunningWorker(process, port, log)
         self.workers.append(worker)
