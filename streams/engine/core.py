@@ -25,7 +25,7 @@ from streams.config import EngineConfig
 from streams.engine.alert import Alert
 from streams.engine.rules import Rule, build_rules, retention_ms
 from streams.engine.rules.base import Evaluation
-from streams.engine.state import CONTACT, BorrowerState, Loan, kind_of, make_attempt
+from streams.engine.state import CONTACT, KINDS, BorrowerState, Kind, Loan, kind_of, make_attempt
 from streams.events import CallAttempt, Repayment
 
 MAX_LOANS = 32
@@ -47,7 +47,7 @@ class Outcome(NamedTuple):
 class _Engine(NamedTuple):
     """A config compiled once: rule objects, the attempt retention and the buffer bound."""
 
-    attempt_rules: tuple[Rule, ...]
+    attempt_rules: dict[Kind, tuple[Rule, ...]]  # the rules an attempt of that kind can change
     repayment_rules: tuple[Rule, ...]
     enabled: frozenset[str]
     retention_ms: int
@@ -69,7 +69,7 @@ def _engine_for(config: EngineConfig) -> _Engine:
     if entry is None or entry[0] is not config:
         rules = build_rules(config)
         engine = _Engine(
-            attempt_rules=rules,
+            attempt_rules={kind: tuple(r for r in rules if r.reacts_to(kind)) for kind in KINDS},
             repayment_rules=tuple(rule for rule in rules if rule.on_repayments),
             enabled=frozenset(rule.name for rule in rules),
             retention_ms=retention_ms(config),
@@ -119,7 +119,7 @@ def _apply_attempt(
     position -= _advance(state, at_ms, config, engine)
     attempt = make_attempt(at_ms, kind, point, event.event_id)
     ev = Evaluation(state, event, attempt, position, config, run_before=run_before)
-    for rule in engine.attempt_rules:
+    for rule in engine.attempt_rules[kind]:
         rule.evaluate(ev)
     return _outcome(state, ev.alerts, _APPLIED)
 

@@ -188,6 +188,9 @@ _KIND_OF: dict[tuple[str, str, bool], Kind] = {
 }
 
 
+KINDS: tuple[Kind, ...] = tuple(_KIND_OF.values())
+
+
 def kind_of(channel: str, outcome: str, contact_point: str) -> Kind:
     """Valid events only: channel and outcome are known enum values."""
     return _KIND_OF[channel, outcome, contact_point != EMERGENCY_CONTACT_POINT]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from streams.config import ActiveAvoidanceConfig
 from streams.engine.rules.base import Evaluation, Rule, contact_phrase, duration_label, evidence
-from streams.engine.state import AVOIDANCE, CONTACT, Attempt, Episode
+from streams.engine.state import AVOIDANCE, CONTACT, Attempt, Episode, Kind
 
 
 class ActiveAvoidance(Rule):
@@ -20,13 +20,15 @@ class ActiveAvoidance(Rule):
     def __init__(self, config: ActiveAvoidanceConfig) -> None:
         self._config = config
 
+    def reacts_to(self, kind: Kind) -> bool:
+        return kind.own and kind.cls in (AVOIDANCE, CONTACT)
+
     def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
         return ("switch_channel", "escalate_collection")
 
     def evaluate(self, ev: Evaluation) -> None:
         attempt = ev.attempt
-        if attempt is None or not attempt.own:
-            return
+        assert attempt is not None  # reacts_to: call attempts only
         episode = ev.state.episodes.get(self.name)
         if episode is None:
             if attempt.cls == AVOIDANCE:

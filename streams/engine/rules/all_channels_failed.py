@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from streams.config import AllChannelsFailedConfig
 from streams.engine.rules.base import Evaluation, Rule, contact_phrase, duration_label, evidence
-from streams.engine.state import CONTACT, Episode, channels_used, window_tally
+from streams.engine.state import CONTACT, Episode, Kind, channels_used, window_tally
 
 
 class AllChannelsFailed(Rule):
@@ -22,6 +22,9 @@ class AllChannelsFailed(Rule):
     def __init__(self, config: AllChannelsFailedConfig) -> None:
         self._config = config
 
+    def reacts_to(self, kind: Kind) -> bool:
+        return kind.own
+
     def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
         if ev.third_party_gate_open():
             return ("contact_emergency_contact", "escalate_collection")
@@ -29,8 +32,7 @@ class AllChannelsFailed(Rule):
 
     def evaluate(self, ev: Evaluation) -> None:
         attempt = ev.attempt
-        if attempt is None or not attempt.own:
-            return
+        assert attempt is not None  # reacts_to: call attempts only
         state = ev.state
         episode = state.episodes.get(self.name)
         if episode is not None:

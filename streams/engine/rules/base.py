@@ -2,9 +2,10 @@
 
 A rule is a small state machine per borrower (idle → raised → escalated → resolved → idle) whose
 only memory is its `Episode` in `BorrowerState.episodes`, under the rule's slot. `Rule.evaluate`
-runs once per applied event, after the event has been placed in the state; it emits an alert
-only when it changes its episode, which is what makes "never repeatedly while nothing changes"
-hold by construction.
+runs once per applied event that can change it (call attempts of a kind it `reacts_to`;
+repayments only for `on_repayments` rules), after the event has been placed in the state; it
+emits an alert only when it changes its episode, which is what makes "never repeatedly while
+nothing changes" hold by construction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import ClassVar
 
 from streams.config import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, EngineConfig
 from streams.engine.alert import UNREACHABILITY, Alert, format_time
-from streams.engine.state import Attempt, BorrowerState, Episode
+from streams.engine.state import Attempt, BorrowerState, Episode, Kind
 from streams.events import CallAttempt, Repayment
 
 RAISED = "raised"
@@ -84,6 +85,11 @@ class Rule:
     on_repayments: ClassVar[bool] = False  # whether repayment events can change this rule
 
     __slots__ = ()
+
+    def reacts_to(self, kind: Kind) -> bool:
+        """Whether a call attempt of `kind` can change this rule. Compiled once per config into
+        a rule list per kind, so `evaluate` is not even called for attempts the rule ignores."""
+        return True
 
     def evaluate(self, ev: Evaluation) -> None:
         raise NotImplementedError

@@ -12,7 +12,7 @@ from __future__ import annotations
 from streams.config import ConsecutiveUnansweredConfig
 from streams.engine.alert import format_time
 from streams.engine.rules.base import Evaluation, Rule, contact_phrase, evidence
-from streams.engine.state import CONTACT, Episode, channels_used
+from streams.engine.state import CONTACT, Episode, Kind, channels_used
 
 
 class ConsecutiveUnanswered(Rule):
@@ -23,6 +23,9 @@ class ConsecutiveUnanswered(Rule):
         self._levels = tuple(sorted(config.levels, key=lambda level: level.at))
         self._first = self._levels[0].at if self._levels else 1 << 62
 
+    def reacts_to(self, kind: Kind) -> bool:
+        return kind.own
+
     def severity_of(self, episode: Episode) -> str:
         return self._levels[episode.level].severity
 
@@ -31,8 +34,7 @@ class ConsecutiveUnanswered(Rule):
 
     def evaluate(self, ev: Evaluation) -> None:
         attempt = ev.attempt
-        if attempt is None or not attempt.own:
-            return
+        assert attempt is not None  # reacts_to: call attempts only
         run = ev.state.run
         episode = ev.state.episodes.get(self.name)
         if run < self._first and episode is None:

@@ -18,7 +18,7 @@ from streams.engine.rules.base import (
     duration_label,
     evidence,
 )
-from streams.engine.state import CONTACT, INVALID, Attempt, Episode
+from streams.engine.state import CONTACT, INVALID, Attempt, Episode, Kind
 
 _RELEVANT = frozenset((CONTACT, INVALID))
 
@@ -31,13 +31,15 @@ class ContactInfoInvalid(Rule):
         self._config = config
         self._immediate = frozenset(config.immediate_outcomes)
 
+    def reacts_to(self, kind: Kind) -> bool:
+        return kind.own and kind.cls in _RELEVANT
+
     def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
         return ("refresh_contact_info",)
 
     def evaluate(self, ev: Evaluation) -> None:
         attempt = ev.attempt
-        if attempt is None or not attempt.own or attempt.cls not in _RELEVANT:
-            return
+        assert attempt is not None  # reacts_to: call attempts only
         slot = f"{CONTACT_INFO_INVALID_SLOT}@{attempt.contact_point}"
         episode = ev.state.episodes.get(slot)
         if episode is None and attempt.cls == INVALID:

@@ -58,8 +58,7 @@ class ContactPolicy(Rule):
 
     def evaluate(self, ev: Evaluation) -> None:
         attempt = ev.attempt
-        if attempt is None:
-            return
+        assert attempt is not None  # not on_repayments: call attempts only
         config = self._config
         zone = zone_for(ev.state.timezone, self._default_zone)
         day, minute = local_day_and_minute(zone, attempt.at_ms)

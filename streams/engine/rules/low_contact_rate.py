@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from streams.config import LowContactRateConfig
 from streams.engine.rules.base import Evaluation, Rule, duration_label, evidence
-from streams.engine.state import CONTACT_FIELD, OWN_FIELD, Episode, tally_count, window_tally
+from streams.engine.state import CONTACT_FIELD, OWN_FIELD, Episode, Kind, tally_count, window_tally
 
 
 class LowContactRate(Rule):
@@ -21,13 +21,13 @@ class LowContactRate(Rule):
     def __init__(self, config: LowContactRateConfig) -> None:
         self._config = config
 
+    def reacts_to(self, kind: Kind) -> bool:
+        return kind.own
+
     def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
         return ("switch_channel",)
 
     def evaluate(self, ev: Evaluation) -> None:
-        attempt = ev.attempt
-        if attempt is None or not attempt.own:
-            return
         config = self._config
         kinds = ev.state.kinds
         first = ev.window_start(config.window_ms)
@@ -54,6 +54,8 @@ class LowContactRate(Rule):
             ev.state.cited_ids(own),
         )
         if low:
+            attempt = ev.attempt
+            assert attempt is not None  # reacts_to: call attempts only
             episode = Episode(attempt.event_id, 0, attempt.at_ms)
             self.open(ev, self.name, episode, f"Only {numbers}", proof)
         else:
