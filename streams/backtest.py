@@ -13,17 +13,19 @@ import csv
 import io
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
-from streams.config import HOUR_MS
+from streams.cli_support import all_settings_or_exit
+from streams.config import HOUR_MS, EngineConfig
 from streams.engine.alert import UNREACHABILITY, Alert
-from streams.replay import EventFileError, ReplayCounts, load_engine_config, replay_records
+from streams.replay import EventFileError, ReplayCounts, replay_records
 
 FIRING_STATES = ("raised", "escalated")
 
@@ -116,11 +118,11 @@ def read_labels(path: str) -> dict[str, Label]:
     return labels
 
 
-def run_backtest(events_path: str, config_paths: Iterable[str]) -> list[ConfigResult]:
-    """Replay the event file once per config (streamed from disk each time)."""
+def run_backtest(events_path: str, configs: Mapping[str, EngineConfig]) -> list[ConfigResult]:
+    """Replay the event file once per config, named by its file (streamed from disk each
+    time)."""
     results = []
-    for path in config_paths:
-        config = load_engine_config(path)
+    for path, config in configs.items():
         result = ConfigResult(path, config.version)
         with open(events_path, "rb") as events:
             for alert in replay_records(events, config, result.counts):
@@ -257,9 +259,10 @@ def command(
     over all unreachable ones, precision is detected unreachable over all detected. Time to
     detect is the median from the label's onset to the first such alert at or after it.
     """
+    engines = [s.engine for s in all_settings_or_exit([Path(path) for path in configs])]
     labels = read_labels(labels_path) if labels_path else None
     try:
-        results = run_backtest(events, configs)
+        results = run_backtest(events, dict(zip(configs, engines, strict=True)))
     except EventFileError as error:
         raise click.ClickException(f"{events}: {error}") from None
     doc = report(results, labels)

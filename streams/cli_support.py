@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,8 +25,19 @@ config_option: Callable[[F], F] = click.option(
 
 def settings_or_exit(config_path: Path | None) -> Settings:
     """The validated settings, or every problem on stderr and exit code 2."""
-    try:
-        return load_settings(config_path)
-    except ConfigError as error:
-        click.echo(f"reachwatch: invalid configuration:\n{error}", err=True)
+    return all_settings_or_exit([config_path])[0]
+
+
+def all_settings_or_exit(config_paths: Sequence[Path | None]) -> list[Settings]:
+    """Each file's settings; if any is invalid, every problem of every file on stderr and exit
+    code 2, before any work starts."""
+    settings, problems = [], []
+    for path in config_paths:
+        try:
+            settings.append(load_settings(path))
+        except ConfigError as error:
+            problems.append(str(error))
+    if problems:
+        click.echo("reachwatch: invalid configuration:\n" + "\n".join(problems), err=True)
         sys.exit(2)
+    return settings

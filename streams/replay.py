@@ -12,13 +12,14 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 import click
 import orjson
 
+from streams.cli_support import config_option, settings_or_exit
 from streams.config import DAY_MS, EngineConfig
-from streams.config_loader import ConfigError, load_settings
 from streams.decoding import DECODERS, Rejection
 from streams.engine import Alert, BorrowerState, evict_if_idle
 from streams.events import CallAttempt, Repayment
@@ -133,14 +134,6 @@ def evict_idle(stored: dict[bytes, bytes], watermark_ms: int, config: EngineConf
     return len(idle)
 
 
-def load_engine_config(path: str | None) -> EngineConfig:
-    """The engine part of a config file (None: REACHWATCH_CONFIG, else the shipped defaults)."""
-    try:
-        return load_settings(path).engine
-    except ConfigError as error:
-        raise click.ClickException(f"{path or 'configuration'} is invalid:\n{error}") from None
-
-
 def write_alerts(alerts: Iterable[Alert], out: BinaryIO, emitted_at: str) -> None:
     for alert in alerts:
         emitted_at_ms = (
@@ -151,12 +144,7 @@ def write_alerts(alerts: Iterable[Alert], out: BinaryIO, emitted_at: str) -> Non
 
 @click.command(name="replay")
 @click.argument("events", type=click.File("rb"))
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Rules config (TOML). Default: $REACHWATCH_CONFIG, else the shipped defaults.",
-)
+@config_option
 @click.option(
     "--out",
     type=click.File("wb"),
@@ -172,13 +160,13 @@ def write_alerts(alerts: Iterable[Alert], out: BinaryIO, emitted_at: str) -> Non
     help="event-time sets emitted_at to the alert's event time, making the output a "
     "pure function of input and config; wall uses the current time, like the worker.",
 )
-def command(events: BinaryIO, config_path: str | None, out: BinaryIO, emitted_at: str) -> None:
+def command(events: BinaryIO, config_path: Path | None, out: BinaryIO, emitted_at: str) -> None:
     """Run the engine over EVENTS (JSON Lines, '-' for stdin); alerts as JSON Lines.
 
     Alerts are the worker's for the same input order. A summary (events, invalid, late,
     duplicates, alerts by rule) goes to stderr.
     """
-    config = load_engine_config(config_path)
+    config = settings_or_exit(config_path).engine
     counts = ReplayCounts()
     try:
         write_alerts(replay_records(events, config, counts), out, emitted_at)

@@ -26,6 +26,8 @@ from click.testing import CliRunner
 
 from streams.backtest import Label, read_labels, report, run_backtest
 from streams.cli import main
+from streams.config import EngineConfig
+from streams.config_loader import load_settings
 
 ONSET = "2026-11-02T08:00:00+08:00"
 
@@ -41,6 +43,10 @@ def attempts(borrower: str, outcomes: list[str]) -> list[dict[str, Any]]:
         }
         for n, outcome in enumerate(outcomes)
     ]
+
+
+def engines(path: Path) -> dict[str, EngineConfig]:
+    return {str(path): load_settings(path).engine}
 
 
 @pytest.fixture
@@ -77,7 +83,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
 def test_scores_match_the_hand_computed_numbers(files: dict[str, Path]) -> None:
     labels = read_labels(str(files["labels"]))
     assert labels["b1"] == Label("b1", "lost_contact", True, 1_793_577_600_000)
-    doc = report(run_backtest(str(files["events"]), [str(files["strict"])]), labels)
+    doc = report(run_backtest(str(files["events"]), engines(files["strict"])), labels)
     (result,) = doc["configs"]
     assert (result["events"], result["invalid"], result["late"], result["duplicates"]) == (
         14,
@@ -105,7 +111,7 @@ def test_scores_match_the_hand_computed_numbers(files: dict[str, Path]) -> None:
 
 def test_a_config_that_detects_nobody(files: dict[str, Path]) -> None:
     labels = read_labels(str(files["labels"]))
-    doc = report(run_backtest(str(files["events"]), [str(files["lenient"])]), labels)
+    doc = report(run_backtest(str(files["events"]), engines(files["lenient"])), labels)
     (result,) = doc["configs"]
     assert result["alerts"] == []
     assert result["scores"]["overall"]["precision"] is None
@@ -151,3 +157,16 @@ def test_cli_refuses_a_broken_label_file(files: dict[str, Path]) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert "line 1 is not a label" in result.output
+
+
+def test_cli_names_every_problem_of_every_bad_config_and_exits_2(files: dict[str, Path]) -> None:
+    files["strict"].write_text('[engine]\ngrace = "soon"\n')
+    files["lenient"].write_text("[rules.consecutive_unanswered]\nenabeld = true\n")
+    result = CliRunner().invoke(
+        main,
+        ["backtest", str(files["events"]), "--config", str(files["strict"]),
+         "--config", str(files["lenient"])],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"{files['strict']}: engine.grace" in result.output
+    assert f"{files['lenient']}: rules.consecutive_unanswered.enabeld" in result.output

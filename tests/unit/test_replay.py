@@ -164,5 +164,6 @@ def test_cli_reports_a_broken_file_and_config(tmp_path: Path) -> None:
     bad_config = tmp_path / "bad.toml"
     bad_config.write_text('[engine]\ngrace = "soon"\n')
     result = CliRunner().invoke(main, ["replay", str(broken), "--config", str(bad_config)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # as the worker: a bad config stops before any work
     assert "engine.grace" in result.output
+    assert str(bad_config) in result.output
