@@ -9,6 +9,7 @@ formatter.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -248,6 +249,9 @@ def command(
         )
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:  # the reader is gone (`| head -3`): a normal end, as for Unix tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return
     finally:
         with contextlib.suppress(KeyboardInterrupt):
             follower.close()

@@ -90,3 +90,26 @@ def test_ctrl_c_exits_0(kafka_bootstrap: str, alert_topic: str) -> None:
         tail.kill()
     assert tail.returncode == 0, stderr
     assert stdout == ""  # from now on: the two earlier alerts are not shown
+
+
+def test_a_reader_that_goes_away_ends_tail_quietly(kafka_bootstrap: str, alert_topic: str) -> None:
+    """`reachwatch tail | head -1`: once the pipe is closed, the next alert ends tail, exit 0."""
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "streams", "tail", "--from-beginning", "--json"],
+        env=tail_env(kafka_bootstrap, alert_topic),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert tail.stdout is not None
+        assert tail.stderr is not None
+        assert orjson.loads(tail.stdout.readline()) == EXAMPLES[0]
+        tail.stdout.close()
+        produce(kafka_bootstrap, alert_topic, [(b"b-000123", orjson.dumps(EXAMPLES[0]))])
+        tail.wait(timeout=TAIL_TIMEOUT_S)
+        stderr = tail.stderr.read().decode()
+    finally:
+        tail.kill()
+    assert tail.returncode == 0, stderr
+    assert "Error" not in stderr, stderr
