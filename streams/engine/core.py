@@ -25,7 +25,7 @@ from streams.config import EngineConfig
 from streams.engine.alert import Alert
 from streams.engine.rules import Rule, build_rules, retention_ms
 from streams.engine.rules.base import Evaluation
-from streams.engine.state import CONTACT, KINDS, BorrowerState, Kind, Loan, kind_of, make_attempt
+from streams.engine.state import CONTACT, KINDS, BorrowerState, Loan, kind_of
 from streams.events import CallAttempt, Repayment
 
 MAX_LOANS = 32
@@ -47,7 +47,7 @@ class Outcome(NamedTuple):
 class _Engine(NamedTuple):
     """A config compiled once: rule objects, the attempt retention and the buffer bound."""
 
-    attempt_rules: dict[Kind, tuple[Rule, ...]]  # the rules an attempt of that kind can change
+    attempt_rules: tuple[tuple[Rule, ...], ...]  # by Kind.index: the rules it can change
     repayment_rules: tuple[Rule, ...]
     enabled: frozenset[str]
     retention_ms: int
@@ -69,7 +69,7 @@ def _engine_for(config: EngineConfig) -> _Engine:
     if entry is None or entry[0] is not config:
         rules = build_rules(config)
         engine = _Engine(
-            attempt_rules={kind: tuple(r for r in rules if r.reacts_to(kind)) for kind in KINDS},
+            attempt_rules=tuple(tuple(r for r in rules if r.reacts_to(kind)) for kind in KINDS),
             repayment_rules=tuple(rule for rule in rules if rule.on_repayments),
             enabled=frozenset(rule.name for rule in rules),
             retention_ms=retention_ms(config),
@@ -117,9 +117,8 @@ def _apply_attempt(
     if event.borrower_tz:
         state.timezone = event.borrower_tz
     position -= _advance(state, at_ms, config, engine)
-    attempt = make_attempt(at_ms, kind, point, event.event_id)
-    ev = Evaluation(state, event, attempt, position, config, run_before=run_before)
-    for rule in engine.attempt_rules[kind]:
+    ev = Evaluation(state, event, kind, position, config, run_before=run_before)
+    for rule in engine.attempt_rules[kind.index]:
         rule.evaluate(ev)
     return _outcome(state, ev.alerts, _APPLIED)
 

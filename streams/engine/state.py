@@ -155,6 +155,7 @@ class Kind(NamedTuple):
     outcome: str
     code: str  # the attempt's character in the serialised state
     cited: bool  # avoidance or invalid: its id is kept for evidence however old
+    index: int  # position in KINDS
 
 
 class Episode(NamedTuple):
@@ -176,19 +177,17 @@ def _kinds(own: bool) -> dict[str, Kind]:
     for (channel, outcome), code in _ENCODE.items():
         cls = OUTCOME_CODE[outcome]
         tally = tally_of(cls, own, channel)
-        kinds[code] = Kind(cls, own, tally, channel, outcome, code, cls in _CITED_CLASSES)
+        index = len(kinds) + (0 if own else len(_ENCODE))
+        kinds[code] = Kind(cls, own, tally, channel, outcome, code, cls in _CITED_CLASSES, index)
     return kinds
 
 
 _OWN_KINDS = _kinds(own=True)  # by serialised code
 _THIRD_PARTY_KINDS = _kinds(own=False)
+KINDS: tuple[Kind, ...] = (*_OWN_KINDS.values(), *_THIRD_PARTY_KINDS.values())
 _KIND_OF: dict[tuple[str, str, bool], Kind] = {
-    (kind.channel, kind.outcome, kind.own): kind
-    for kind in (*_OWN_KINDS.values(), *_THIRD_PARTY_KINDS.values())
+    (kind.channel, kind.outcome, kind.own): kind for kind in KINDS
 }
-
-
-KINDS: tuple[Kind, ...] = tuple(_KIND_OF.values())
 
 
 def kind_of(channel: str, outcome: str, contact_point: str) -> Kind:
@@ -196,6 +195,7 @@ def kind_of(channel: str, outcome: str, contact_point: str) -> Kind:
     return _KIND_OF[channel, outcome, contact_point != EMERGENCY_CONTACT_POINT]
 
 
+_days_past_due = itemgetter(Loan._fields.index("days_past_due"))
 _new = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 _tally = itemgetter(Kind._fields.index("tally"))
 _code = itemgetter(Kind._fields.index("code"))
@@ -273,6 +273,17 @@ class BorrowerState:
 
     def drop_oldest(self, count: int) -> None:
         del self.times[:count], self.kinds[:count], self.points[:count], self.ids[:count]
+
+    def max_days_past_due(self) -> int | None:
+        """The highest days_past_due over the known loans; None without loans."""
+        return max(map(_days_past_due, self.loans.values()), default=None)
+
+    def overdue_loan_ids(self, min_days_past_due: int) -> tuple[str, ...]:
+        """Sorted ids of the loans at least `min_days_past_due` days past due."""
+        loans = self.loans
+        return tuple(
+            sorted(k for k, loan in loans.items() if loan.days_past_due >= min_days_past_due)
+        )
 
     def _id_floor(self) -> int:
         """Attempts from this index on keep their ids when serialised: the last

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from streams.config import ActiveAvoidanceConfig
 from streams.engine.rules.base import Evaluation, Rule, contact_phrase, duration_label, evidence
-from streams.engine.state import AVOIDANCE, CONTACT, Attempt, Episode, Kind
+from streams.engine.state import AVOIDANCE, CONTACT, Episode, Kind
+from streams.events import CallAttempt
 
 
 class ActiveAvoidance(Rule):
@@ -27,17 +28,16 @@ class ActiveAvoidance(Rule):
         return ("switch_channel", "escalate_collection")
 
     def evaluate(self, ev: Evaluation) -> None:
-        attempt = ev.attempt
-        assert attempt is not None  # reacts_to: call attempts only
+        attempt, kind = ev.attempt, ev.kind
         episode = ev.state.episodes.get(self.name)
         if episode is None:
-            if attempt.cls == AVOIDANCE:
+            if kind.cls == AVOIDANCE:
                 self._maybe_raise(ev, attempt)
-        elif attempt.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
+        elif kind.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
             reason = f"Borrower reached ({contact_phrase(attempt)}) after active avoidance"
             self.close(ev, self.name, reason, evidence({}, None, ev.now_ms, [attempt.event_id]))
 
-    def _maybe_raise(self, ev: Evaluation, attempt: Attempt) -> None:
+    def _maybe_raise(self, ev: Evaluation, attempt: CallAttempt) -> None:
         config = self._config
         kinds = ev.state.kinds
         first = ev.window_start(config.window_ms)

@@ -31,12 +31,11 @@ class AllChannelsFailed(Rule):
         return ("escalate_collection",)
 
     def evaluate(self, ev: Evaluation) -> None:
-        attempt = ev.attempt
-        assert attempt is not None  # reacts_to: call attempts only
+        attempt, kind = ev.attempt, ev.kind
         state = ev.state
         episode = state.episodes.get(self.name)
         if episode is not None:
-            if attempt.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
+            if kind.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
                 reason = f"Borrower reached ({contact_phrase(attempt)}) after all channels failed"
                 self.close(ev, self.name, reason, evidence({}, None, ev.now_ms, [attempt.event_id]))
             return

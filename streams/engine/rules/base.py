@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from streams.config import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, EngineConfig
 from streams.engine.alert import UNREACHABILITY, Alert, format_time
-from streams.engine.state import Attempt, BorrowerState, Episode, Kind
+from streams.engine.state import BorrowerState, Episode, Kind
 from streams.events import CallAttempt, Repayment
 
 RAISED = "raised"
@@ -26,9 +26,11 @@ RESOLVED = "resolved"
 class Evaluation:
     """One applied event: the updated state, the event, and the alerts it has caused so far.
 
-    `attempt` is the event as placed in the buffer (None for repayments) and `position` its
-    index. `now_ms` is the borrower's event-time clock (the newest event time): windows end
-    there, so a late event re-evaluates the state as it stands, not as it stood back then.
+    `attempt` is the call attempt, `kind` what it means to the rules and `position` its index in
+    the buffer; for a repayment all three are unset (None, -1), and only `on_repayments` rules see
+    it, so the others read them without checks. `now_ms` is the borrower's event-time clock (the
+    newest event time): windows end there, so a late event re-evaluates the state as it stands,
+    not as it stood back then.
     """
 
     __slots__ = (
@@ -36,6 +38,7 @@ class Evaluation:
         "attempt",
         "config",
         "event",
+        "kind",
         "now_ms",
         "position",
         "run_before",
@@ -46,7 +49,7 @@ class Evaluation:
         self,
         state: BorrowerState,
         event: CallAttempt | Repayment,
-        attempt: Attempt | None,
+        kind: Kind | None,
         position: int,
         config: EngineConfig,
         *,
@@ -54,7 +57,8 @@ class Evaluation:
     ) -> None:
         self.state = state
         self.event = event
-        self.attempt = attempt
+        self.attempt: CallAttempt = event if kind else None  # type: ignore[assignment]
+        self.kind: Kind = kind  # type: ignore[assignment]
         self.position = position
         self.config = config
         self.run_before = run_before  # the run of no-contact attempts before this event
@@ -127,7 +131,8 @@ class Rule:
         evidence: dict[str, object],
     ) -> None:
         """Build the alert; resolved alerts recommend nothing (there is nothing left to do)."""
-        loans = ev.state.loans
+        state = ev.state
+        days_past_due = state.max_days_past_due()
         ev.alerts.append(
             Alert(
                 borrower_id=ev.event.borrower_id,
@@ -141,8 +146,8 @@ class Rule:
                 config_version=ev.config.version,
                 recommended_actions=() if transition == RESOLVED else self.actions(ev, episode),
                 evidence=evidence,
-                loan_ids=tuple(sorted(k for k, loan in loans.items() if loan.days_past_due > 0)),
-                days_past_due=max((loan.days_past_due for loan in loans.values()), default=None),
+                loan_ids=state.overdue_loan_ids(1) if days_past_due else (),
+                days_past_due=days_past_due,
             )
         )
 
@@ -169,5 +174,5 @@ def duration_label(ms: int) -> str:
     return f"{ms}ms"
 
 
-def contact_phrase(attempt: Attempt) -> str:
+def contact_phrase(attempt: CallAttempt) -> str:
     return f"{attempt.outcome} via {attempt.channel}"

@@ -34,7 +34,6 @@ class ConsecutiveUnanswered(Rule):
 
     def evaluate(self, ev: Evaluation) -> None:
         attempt = ev.attempt
-        assert attempt is not None  # reacts_to: call attempts only
         run = ev.state.run
         episode = ev.state.episodes.get(self.name)
         if run < self._first and episode is None:

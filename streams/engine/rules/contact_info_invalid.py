@@ -18,7 +18,8 @@ from streams.engine.rules.base import (
     duration_label,
     evidence,
 )
-from streams.engine.state import CONTACT, INVALID, Attempt, Episode, Kind
+from streams.engine.state import CONTACT, INVALID, Episode, Kind
+from streams.events import CallAttempt
 
 _RELEVANT = frozenset((CONTACT, INVALID))
 
@@ -38,17 +39,16 @@ class ContactInfoInvalid(Rule):
         return ("refresh_contact_info",)
 
     def evaluate(self, ev: Evaluation) -> None:
-        attempt = ev.attempt
-        assert attempt is not None  # reacts_to: call attempts only
+        attempt, kind = ev.attempt, ev.kind
         slot = f"{CONTACT_INFO_INVALID_SLOT}@{attempt.contact_point}"
         episode = ev.state.episodes.get(slot)
-        if episode is None and attempt.cls == INVALID:
+        if episode is None and kind.cls == INVALID:
             self._maybe_raise(ev, attempt, slot)
-        elif episode is not None and attempt.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
+        elif episode is not None and kind.cls == CONTACT and attempt.at_ms >= episode.opened_ms:
             reason = f"Contact on {attempt.contact_point} ({contact_phrase(attempt)}) works again"
             self.close(ev, slot, reason, evidence({}, None, ev.now_ms, [attempt.event_id]))
 
-    def _maybe_raise(self, ev: Evaluation, attempt: Attempt, slot: str) -> None:
+    def _maybe_raise(self, ev: Evaluation, attempt: CallAttempt, slot: str) -> None:
         config = self._config
         kinds, points = ev.state.kinds, ev.state.points
         point = attempt.contact_point

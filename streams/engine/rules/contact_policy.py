@@ -32,7 +32,7 @@ from streams.engine.localtime import (
     zone_for,
 )
 from streams.engine.rules.base import RAISED, Evaluation, Rule, evidence
-from streams.engine.state import CONTACT, Episode
+from streams.engine.state import CONTACT, CONTACT_FIELD, Episode, tally_count, window_tally
 
 QUIET_HOURS = "quiet_hours"
 UNANSWERED_PER_CONTACT_POINT = "unanswered_per_contact_point"
@@ -57,8 +57,7 @@ class ContactPolicy(Rule):
         return ("pause_contact",)
 
     def evaluate(self, ev: Evaluation) -> None:
-        attempt = ev.attempt
-        assert attempt is not None  # not on_repayments: call attempts only
+        attempt, kind = ev.attempt, ev.kind
         config = self._config
         zone = zone_for(ev.state.timezone, self._default_zone)
         day, minute = local_day_and_minute(zone, attempt.at_ms)
@@ -79,13 +78,13 @@ class ContactPolicy(Rule):
                 counts={"attempts": 1},
                 indices=[ev.position],
             )
-        if attempt.cls != CONTACT:
+        if kind.cls != CONTACT:
             self._check_daily(ev, zone, day, UNANSWERED_PER_CONTACT_POINT)
-        elif attempt.own:
+        elif kind.own:
             self._check_daily(ev, zone, day, CONTACTS_PER_DAY)
-        if config.max_calls_per_window is not None and attempt.own and attempt.channel == "voice":
+        if config.max_calls_per_window is not None and kind.own and attempt.channel == "voice":
             self._check_call_frequency(ev, zone, day, config.max_calls_per_window)
-        if not attempt.own and not ev.third_party_gate_open():
+        if not kind.own and not ev.third_party_gate_open():
             limit = ev.config.third_party_gate.min_consecutive_failed
             reason = (
                 f"Emergency contact attempted while the third-party gate is closed "
@@ -106,7 +105,9 @@ class ContactPolicy(Rule):
         """Own voice calls in the inclusive window [call - calls_window, call]."""
         kinds = ev.state.kinds
         window_ms = self._config.calls_window_ms
-        first = bisect_left(ev.state.times, ev.attempt.at_ms - window_ms)  # type: ignore[union-attr]
+        first = bisect_left(ev.state.times, ev.attempt.at_ms - window_ms)
+        if ev.position + 1 - first <= limit:
+            return  # too few attempts of any kind
         hits = [i for i in range(first, ev.position + 1)
                 if kinds[i].own and kinds[i].channel == "voice"]  # fmt: skip
         if len(hits) > limit:
@@ -119,19 +120,21 @@ class ContactPolicy(Rule):
             )  # fmt: skip
 
     def _check_daily(self, ev: Evaluation, zone: ZoneInfo, day: int, kind: str) -> None:
-        """Count the attempt's local day against the daily limit of `kind`. Most days hold too
-        few attempts to break it, which one bisection shows without computing the day."""
+        """Count the attempt's local day against the daily limit of `kind`. The day lies within
+        SAME_DAY_REACH_MS before the attempt, so most days are shown to hold too few attempts (or
+        own contacts) by one bisection and a tally, without computing the day's bounds."""
         state = ev.state
         times, kinds = state.times, state.kinds
         attempt = ev.attempt
-        assert attempt is not None
         config = self._config
+        reach = bisect_left(times, attempt.at_ms - SAME_DAY_REACH_MS)
         if kind == CONTACTS_PER_DAY:
             limit = config.max_contacts_per_day
+            reachable = tally_count(window_tally(kinds, reach), CONTACT_FIELD)
         else:
             limit = config.max_unanswered_per_contact_point_per_day
-        reach = bisect_left(times, attempt.at_ms - SAME_DAY_REACH_MS)
-        if len(times) - reach <= limit or (kind, day) in state.policy_fired:
+            reachable = len(times) - reach
+        if reachable <= limit or (kind, day) in state.policy_fired:
             return
         start, end = day_bounds(zone, day)
         first = bisect_left(times, start)

@@ -54,9 +54,7 @@ class LowContactRate(Rule):
             ev.state.cited_ids(own),
         )
         if low:
-            attempt = ev.attempt
-            assert attempt is not None  # reacts_to: call attempts only
-            episode = Episode(attempt.event_id, 0, attempt.at_ms)
+            episode = Episode(ev.attempt.event_id, 0, ev.attempt.at_ms)
             self.open(ev, self.name, episode, f"Only {numbers}", proof)
         else:
             self.close(ev, self.name, f"Contact rate no longer low: {numbers}", proof)

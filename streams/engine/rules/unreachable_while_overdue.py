@@ -32,7 +32,8 @@ class UnreachableWhileOverdue(Rule):
         if not unreachable and episode is None:
             return
         threshold = self._config.min_days_past_due
-        overdue = any(loan.days_past_due >= threshold for loan in state.loans.values())
+        dpd = state.max_days_past_due()
+        overdue = dpd is not None and dpd >= threshold
         if (unreachable and overdue) == (episode is not None):
             return
         self._transition(ev, episode, threshold)
@@ -40,10 +41,9 @@ class UnreachableWhileOverdue(Rule):
     def _transition(self, ev: Evaluation, episode: Episode | None, threshold: int) -> None:
         state = ev.state
         unreachable = sorted({slot.split("@")[0] for slot in state.episodes if slot != self.name})
-        overdue = sorted(
-            loan_id for loan_id, loan in state.loans.items() if loan.days_past_due >= threshold
-        )
-        dpd = max((loan.days_past_due for loan in state.loans.values()), default=0)
+        overdue = state.overdue_loan_ids(threshold)
+        dpd = state.max_days_past_due()
+        dpd = 0 if dpd is None else dpd
         counts = {"open_rules": len(unreachable), "overdue_loans": len(overdue), "max_dpd": dpd}
         proof = evidence(counts, None, ev.now_ms, [ev.event.event_id])
         if episode is None:
