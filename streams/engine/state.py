@@ -125,9 +125,14 @@ def tally_count(tally: int, field: int) -> int:
     return (tally >> (TALLY_BITS * field)) & _TALLY_MASK
 
 
+_CHANNEL_MASKS = tuple(
+    (channel, _TALLY_MASK << (TALLY_BITS * field)) for channel, field in _CHANNEL_FIELD.items()
+)
+
+
 def channels_used(tally: int) -> list[str]:
     """The channels with at least one own attempt in `tally`, in CHANNELS order."""
-    return [channel for channel, field in _CHANNEL_FIELD.items() if tally_count(tally, field)]
+    return [channel for channel, mask in _CHANNEL_MASKS if tally & mask]
 
 
 class Attempt(NamedTuple):
@@ -199,6 +204,7 @@ _days_past_due = itemgetter(Loan._fields.index("days_past_due"))
 _new = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 _tally = itemgetter(Kind._fields.index("tally"))
 _code = itemgetter(Kind._fields.index("code"))
+_cited = itemgetter(Kind._fields.index("cited"))
 
 
 def make_attempt(at_ms: int, kind: Kind, contact_point: str, event_id: str) -> Attempt:
@@ -310,8 +316,11 @@ class BorrowerState:
             names = list(dict.fromkeys(points))  # first-seen order
             point_codes = list(map({name: i for i, name in enumerate(names)}.__getitem__, points))
         floor = self._id_floor()
-        old = zip(ids[:floor], kinds[:floor], strict=True)
-        kept = [event_id if kind.cited else "" for event_id, kind in old]
+        if any(map(_cited, kinds[:floor])):
+            old = zip(ids[:floor], kinds[:floor], strict=True)
+            kept = [event_id if kind.cited else "" for event_id, kind in old]
+        else:
+            kept = [""] * floor
         return orjson.dumps(
             [
                 STATE_VERSION,
@@ -357,7 +366,7 @@ class BorrowerState:
             fired,
             repayment_ids,
         ) = fields
-        state = cls()
+        state = cls.__new__(cls)  # every slot is set below: __init__'s empty values are waste
         state.newest_ms = newest_ms
         state.id_horizon_ms = id_horizon_ms
         state.run = run

@@ -56,8 +56,10 @@ class ConsecutiveUnanswered(Rule):
         elif episode is None or level > episode.level:
             key = episode.key if episode else attempt.event_id
             opened = Episode(key, level, episode.opened_ms if episode else attempt.at_ms)
-            reason = self._reason(ev, level)
-            self.open(ev, self.name, opened, reason, self._evidence(ev), previous=episode)
+            indices = self._run_indices(ev)
+            reason = self._reason(ev, level, indices)
+            proof = self._evidence(ev, indices)
+            self.open(ev, self.name, opened, reason, proof, previous=episode)
 
     def _run_indices(self, ev: Evaluation) -> list[int]:
         """Buffer indices of the current run (the buffer may hold only its newest part)."""
@@ -71,10 +73,10 @@ class ConsecutiveUnanswered(Rule):
         indices.reverse()
         return indices
 
-    def _reason(self, ev: Evaluation, level: int) -> str:
+    def _reason(self, ev: Evaluation, level: int, indices: list[int]) -> str:
         state = ev.state
         kinds = state.kinds
-        used = channels_used(sum(kinds[i].tally for i in self._run_indices(ev)))
+        used = channels_used(sum(kinds[i].tally for i in indices))
         channels = ", ".join(used)
         since = "" if state.run_start_ms is None else f" since {format_time(state.run_start_ms)}"
         return (
@@ -82,9 +84,8 @@ class ConsecutiveUnanswered(Rule):
             f"across {channels}{since}"
         )
 
-    def _evidence(self, ev: Evaluation) -> dict[str, object]:
+    def _evidence(self, ev: Evaluation, indices: list[int]) -> dict[str, object]:
         state = ev.state
-        indices = self._run_indices(ev)
         counts: dict[str, int] = {"run": state.run}
         for i in indices:
             outcome = state.kinds[i].outcome
