@@ -66,14 +66,28 @@ class BatchingConsumer(AIOKafkaConsumer):
         batches: dict[str, RecordBatch] = {}
         for tp in [tp for tp in records if tp.topic in inboxes]:
             fetched = records.pop(tp)
-            if not (active_partitions is None or tp in active_partitions):
-                continue  # paused since the fetch (Faust's getmany drops these too)
+            if not (
+                active_partitions is None
+                or tp in active_partitions
+                or tp in self._buffered_partitions
+            ):
+                continue  # paused since the fetch: dropped, as Faust's getmany does
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             batch = batches.setdefault(tp.topic, RecordBatch(generation))
             await self._take_records(tp, fetched, batch)
         for topic, batch in batches.items():
-            await self.wait_first(inboxes[topic].put(batch), self.suspend_flow.wait())
+            await self._deliver(inboxes[topic], batch)
         return records, active_partitions
+
+    async def _deliver(self, inbox: Inbox, batch: RecordBatch) -> None:
+        """Queue the batch once the agent has room (back-pressure on the fetcher); dropped if
+        a rebalance starts meanwhile, as Faust's seek after it fetches those records again."""
+        while inbox.queue.full():
+            inbox.taken.clear()
+            await self.wait_first(inbox.taken, self.suspend_flow)
+            if self.suspend_flow.is_set() or self.should_stop:
+                return
+        inbox.queue.put_nowait(batch)
 
     async def _take_records(self, tp: TP, fetched: Iterable[Any], batch: RecordBatch) -> None:
         """What Faust's drain loop does per record, minus the Message and Event: skip what was
@@ -131,10 +145,20 @@ class BatchingConsumer(AIOKafkaConsumer):
         await super().wait_empty()
 
 
-class BatchingApp(faust.App):
-    """A Faust app whose consumer is a `BatchingConsumer`; agents read `batches(topics)`."""
+@dataclass
+class Inbox:
+    """Fetched batches waiting for one agent. The queue is Faust's flow-control kind, so it
+    is cleared when partitions are revoked and again when the flow resumes; the fetcher never
+    blocks in `put` (a clear would cancel it), it waits for `taken` instead."""
 
-    inboxes: dict[str, ThrowableQueue]
+    queue: ThrowableQueue
+    taken: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class BatchingApp(faust.App):
+    """A Faust app whose consumer is a `BatchingConsumer`; agents read `batches(inbox)`."""
+
+    inboxes: dict[str, Inbox]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -145,24 +169,24 @@ class BatchingApp(faust.App):
         transport.Consumer = BatchingConsumer
         return transport
 
-    def inbox(self, topics: Iterable[str]) -> ThrowableQueue:
-        """The queue that batches of `topics` arrive in (one per agent). Faust's flow control
-        clears it when partitions are revoked and again when the flow resumes."""
-        queue = self.FlowControlQueue(maxsize=INBOX_BATCHES, clear_on_resume=True)
+    def inbox(self, topics: Iterable[str]) -> Inbox:
+        """Where batches of `topics` arrive (one inbox per agent)."""
+        inbox = Inbox(self.FlowControlQueue(maxsize=INBOX_BATCHES, clear_on_resume=True))
         for topic in topics:
-            self.inboxes[topic] = queue
-        return queue
+            self.inboxes[topic] = inbox
+        return inbox
 
-    async def batches(self, inbox: ThrowableQueue, max_records: int) -> AsyncIterator[RecordBatch]:
+    async def batches(self, inbox: Inbox, max_records: int) -> AsyncIterator[RecordBatch]:
         """Batches as they arrive, queued fetches merged up to `max_records`; a batch is acked
         when the caller asks for the next one (an exception in between leaves it unacked)."""
         consumer: BatchingConsumer = self.consumer  # type: ignore[assignment]
         while True:
-            batch = await self._current_batch(inbox)
-            while not inbox.empty() and len(batch.records) < max_records:
-                queued: RecordBatch = inbox.get_nowait()
+            batch = await self._current_batch(inbox.queue)
+            while not inbox.queue.empty() and len(batch.records) < max_records:
+                queued: RecordBatch = inbox.queue.get_nowait()
                 if queued.generation == batch.generation:
                     batch.extend(queued)
+            inbox.taken.set()
             consumer.batch_started()
             try:
                 yield batch

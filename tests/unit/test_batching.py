@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
-from streams.batching import BatchingApp, BatchingConsumer, RecordBatch
+from streams.batching import INBOX_BATCHES, BatchingApp, BatchingConsumer, RecordBatch
 from streams.pipeline import InputRecord
 
 CALLS = TP("calls", 0)
@@ -99,14 +99,14 @@ def test_batches_merge_queued_fetches_drop_stale_ones_and_ack_after_the_work(
     async def scenario() -> list[list[int]]:
         inbox = app.inbox(["calls"])
         for batch in (batch_of(1, 0, 1), batch_of(2, 2, 3), batch_of(1, 4), batch_of(2, 5)):
-            inbox.put_nowait(batch)
+            inbox.queue.put_nowait(batch)
         taken: list[list[int]] = []
         batches: AsyncIterator[RecordBatch] = app.batches(inbox, max_records=100)
         batch = await anext(batches)
         taken.append([record.offset for record in batch.records])
         assert consumer.batches_in_flight == 1
         assert not consumer._acked[CALLS]  # not before the agent asks for the next batch
-        inbox.put_nowait(batch_of(2, 6))
+        inbox.queue.put_nowait(batch_of(2, 6))
         batch = await anext(batches)
         taken.append([record.offset for record in batch.records])
         await batches.aclose()  # the agent stopped mid-batch: that batch stays unacked
@@ -115,3 +115,33 @@ def test_batches_merge_queued_fetches_drop_stale_ones_and_ack_after_the_work(
     assert app.loop.run_until_complete(scenario()) == [[2, 3, 5], [6]]
     assert consumer._acked[CALLS] == [2, 3, 5]
     assert consumer.batches_in_flight == 0
+
+
+def test_a_full_inbox_holds_the_fetcher_until_the_agent_takes_and_a_rebalance_drops_it(
+    app: BatchingApp,
+) -> None:
+    """Back-pressure without a blocking `put`: Faust's flow control clears the queue at a
+    rebalance, which would cancel a put waiting on it and with it the fetcher."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        inbox = app.inbox(["calls"])
+        for offset in range(INBOX_BATCHES):
+            inbox.queue.put_nowait(batch_of(0, offset))
+        waiting = asyncio.ensure_future(consumer._deliver(inbox, batch_of(0, 99)))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # the inbox is full
+        batches = app.batches(inbox, max_records=1)
+        await anext(batches)  # the agent takes one: room for the waiting batch
+        await asyncio.wait_for(waiting, 1)
+        assert inbox.queue.qsize() == INBOX_BATCHES
+
+        waiting = asyncio.ensure_future(consumer._deliver(inbox, batch_of(0, 100)))
+        await asyncio.sleep(0.01)
+        consumer.stop_flow()  # a rebalance starts: the batch is dropped, nothing raises
+        inbox.queue.clear()
+        await asyncio.wait_for(waiting, 1)
+        assert inbox.queue.empty()
+        await batches.aclose()
+
+    app.loop.run_until_complete(scenario())
