@@ -1,4 +1,4 @@
-"""A worker killed with SIGKILL in the middle of a backlog: no alert is lost or made up.
+"""Workers disrupted in the middle of a backlog (SIGKILL, a rebalance): no alert lost or made up.
 
 At least once means a successor re-reads what was not committed and may publish some alerts
 again; their deterministic ids and identical contents are what make that harmless. So after
@@ -21,16 +21,17 @@ from streams.replay import replay_records
 from streams.simulate import DEFAULT_START, Simulation, parse_start
 from streams.simulation.output import Faults, Record
 from tests.support.kafka import produce
-from tests.support.pipeline import Deployment
+from tests.support.pipeline import Deployment, RunningWorker
 
 EVENTS = 40_000
+JOIN_EVENTS = 150_000
 SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
 
 
-def call_attempts(count: int) -> list[Record]:
+def call_attempts(count: int, borrowers: int = 2_000) -> list[Record]:
     """Simulated call attempts in arrival order (one topic, so each borrower's order is fixed
     by its partition and replay sees the same order as the workers)."""
-    simulation = Simulation(borrowers=2_000, days=60, seed=3, start=parse_start(DEFAULT_START),
+    simulation = Simulation(borrowers=borrowers, days=60, seed=3, start=parse_start(DEFAULT_START),
                             faults=Faults(malformed=0.0))  # fmt: skip
     attempts = (r for r in simulation.records() if r.kind == CALL_ATTEMPT)
     records = list(islice(attempts, count))
@@ -73,33 +74,22 @@ def read_to_end(bootstrap: str, topic: str) -> list[dict]:
         consumer.close()
 
 
-def test_sigkill_mid_backlog_loses_no_alert_and_invents_none(
-    kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    deployment = Deployment(kafka_bootstrap, tmp_path)
-    records = call_attempts(EVENTS)
-    try:
-        produce(kafka_bootstrap, deployment.call_topic,
-                [(r.key.encode(), r.value) for r in records])  # fmt: skip
-        # The group waits a session timeout for the killed member (Faust's default: 60 s).
-        first = deployment.start_worker("first", env=SHORT_SESSION)
-        deadline = time.monotonic() + 120
-        while (consumed := first.consumed()) < EVENTS // 4:
-            assert first.process.poll() is None, deployment.logs()
-            assert time.monotonic() < deadline, deployment.logs()
-            time.sleep(0.05)
-        first.process.kill()
-        first.process.wait(30)
-        deployment.stop_worker(first)
-        assert consumed < EVENTS, "the first worker finished before it could be killed"
+def backlog_then(deployment: Deployment, records: list[Record], share: float) -> RunningWorker:
+    """Produce the whole backlog, start a worker, return it once it consumed `share` of it."""
+    produce(deployment.bootstrap, deployment.call_topic,
+            [(r.key.encode(), r.value) for r in records])  # fmt: skip
+    # The group waits a session timeout for a killed member (Faust's default: 60 s).
+    first = deployment.start_worker("first", env=SHORT_SESSION)
+    deadline = time.monotonic() + 120
+    while first.consumed() < max(1, share * len(records)):
+        assert first.process.poll() is None, deployment.logs()
+        assert time.monotonic() < deadline, deployment.logs()
+        time.sleep(0.05)
+    return first
 
-        successor = deployment.start_worker("successor")
-        wait_committed_to_end(kafka_bootstrap, deployment.prefix, deployment.call_topic)
-        assert successor.consumed() > 0
-        published = read_to_end(kafka_bootstrap, deployment.alert_topic)
-    finally:
-        deployment.stop_all()
 
+def assert_alerts_are_replays(published: list[dict], records: list[Record]) -> None:
+    """Every alert replay gives, none it does not; redeliveries identical to the first copy."""
     by_id: dict[str, dict] = {}
     for alert in published:
         alert.pop("emitted_at")
@@ -114,3 +104,41 @@ def test_sigkill_mid_backlog_loses_no_alert_and_invents_none(
     assert not missing, f"{len(missing)} alerts lost"
     assert not invented, f"{len(invented)} alerts no replay gives"
     assert by_id == expected
+
+
+def test_sigkill_mid_backlog_loses_no_alert_and_invents_none(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    deployment = Deployment(kafka_bootstrap, tmp_path)
+    records = call_attempts(EVENTS)
+    try:
+        first = backlog_then(deployment, records, 0.25)
+        assert first.consumed() < EVENTS, "the first worker finished before it was killed"
+        first.process.kill()
+        first.process.wait(30)
+        deployment.stop_worker(first)
+        successor = deployment.start_worker("successor")
+        wait_committed_to_end(kafka_bootstrap, deployment.prefix, deployment.call_topic)
+        assert successor.consumed() > 0
+        published = read_to_end(kafka_bootstrap, deployment.alert_topic)
+    finally:
+        deployment.stop_all()
+    assert_alerts_are_replays(published, records)
+
+
+def test_a_worker_joining_mid_backlog_takes_over_partitions_cleanly(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A rebalance while the first worker's inbox is full and a batch is in flight."""
+    deployment = Deployment(kafka_bootstrap, tmp_path)
+    records = call_attempts(JOIN_EVENTS, borrowers=5_000)  # outlasts the second one's start-up
+    try:
+        first = backlog_then(deployment, records, 0.0)
+        second = deployment.start_worker("second")
+        wait_committed_to_end(kafka_bootstrap, deployment.prefix, deployment.call_topic)
+        assert first.consumed() < JOIN_EVENTS, "the first worker kept every partition"
+        assert second.consumed() > 0, "the second worker got no partition"
+        published = read_to_end(kafka_bootstrap, deployment.alert_topic)
+    finally:
+        deployment.stop_all()
+    assert_alerts_are_replays(published, records)
