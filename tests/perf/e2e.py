@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.perf.worker import POLL_S, BenchWorker, WorkerFailed
+from tests.perf.worker import POLL_S, BenchWorker, WorkerFailed, drain
 from tests.perf.workload import (
     PARTITIONS,
     Message,
@@ -25,6 +25,7 @@ from tests.perf.workload import (
     now_text,
     producer,
 )
+from tests.support.kafka import unique_name
 
 BORROWERS_TRACKED = "reachwatch_borrowers_tracked"
 # The latency mix: mostly failed attempts over many channels, so several rules open and close.
@@ -34,23 +35,33 @@ CHANNELS = ("voice", "sms", "app_push", "email")
 RESTORE_STARTS, RESTORE_ENDS = "Restoring state from changelog topics", "Recovery complete"
 
 
-def saturation(topics: Topics, total: int, work_dir: Path, store: str = "memory://") -> dict:
-    """Drain pre-filled topics: events/s from the first consumed event to the last."""
-    bench = BenchWorker(topics, work_dir, store)
-    bench.start("saturation")
+def saturation(
+    topics: Topics, total: int, work_dir: Path, store: str = "memory://", workers: int = 1
+) -> dict:
+    """Drain pre-filled topics with `workers` processes of one consumer group, started
+    together: events/s from the first consumed event to the last (a group of several goes
+    through one rebalance on the way, as a real deployment starting up does)."""
+    app_id = unique_name("bench-app")
+    benches = [BenchWorker(topics, work_dir, store, app_id) for _ in range(workers)]
     try:
-        first_at, last_at, first_count = bench.drain(total)
-        rss = bench.rss_bytes()
+        for n, bench in enumerate(benches):
+            bench.start(f"saturation-{workers}-{n}")
+        first_at, last_at, first_count = drain(benches, total)
+        rss = [bench.rss_bytes() for bench in benches]
+        shares = [bench.worker.consumed() for bench in benches]
     finally:
-        bench.stop()
+        for bench in benches:
+            bench.stop()
     seconds = last_at - first_at
     return {
         "events": total,
         "store": store,
+        "workers": workers,
         "seconds": round(seconds, 2),
         "events_per_s": round((total - first_count) / seconds),
-        "startup_to_first_event_s": round(first_at - bench.started_at, 2),
-        "rss_bytes_after": rss,
+        "consumed_by_worker": shares,
+        "startup_to_first_event_s": round(first_at - benches[0].started_at, 2),
+        "rss_bytes_after": rss[0] if workers == 1 else rss,
         "poll_interval_s": POLL_S,
     }
 

@@ -104,8 +104,12 @@ def end_to_end(suite: Suite, bootstrap: str, args: argparse.Namespace) -> None:
                          lambda: e2e.saturation(main, args.events, WORK_DIR), rate)  # fmt: skip
     peer = suite.measure("peer_quix_streams",
                          lambda: quix_peer.run(main, args.events, WORK_DIR), rate)  # fmt: skip
+    two = partial(e2e.saturation, main, args.events, WORK_DIR, workers=2)
+    pair = suite.measure("e2e_saturation_reachwatch_2_workers", two, rate)
     suite.doc["ratios"] = {"reachwatch_over_ceiling": ratio(ours, top),
-                           "reachwatch_over_quix_peer": ratio(ours, peer)}  # fmt: skip
+                           "reachwatch_over_quix_peer": ratio(ours, peer),
+                           "two_workers_over_ceiling": ratio(pair, top),
+                           "two_workers_over_quix_peer": ratio(pair, peer)}  # fmt: skip
     print(f"ratios: {suite.doc['ratios']}", flush=True)
     suite.measure(
         "latency",
@@ -165,10 +169,14 @@ def table(doc: dict) -> str:
         ("reachwatch worker, saturation", get("e2e_saturation_reachwatch", "events_per_s"),
          "events/s", ""),
         ("Quix Streams peer", get("peer_quix_streams", "events_per_s"), "events/s", ""),
+        ("reachwatch, 2 workers, saturation",
+         get("e2e_saturation_reachwatch_2_workers", "events_per_s"), "events/s", ""),
         ("reachwatch / ceiling", doc.get("ratios", {}).get("reachwatch_over_ceiling"), "",
          "≥0.5"),
         ("reachwatch / Quix peer", doc.get("ratios", {}).get("reachwatch_over_quix_peer"), "",
          ">1"),
+        ("2 workers / ceiling", doc.get("ratios", {}).get("two_workers_over_ceiling"), "", ""),
+        ("2 workers / Quix peer", doc.get("ratios", {}).get("two_workers_over_quix_peer"), "", ""),
         ("event→alert p50", get("latency", "send_to_alert_received", "p50_ms"), "ms", ""),
         ("event→alert p99", get("latency", "send_to_alert_received", "p99_ms"), "ms", "≤100"),
     ]  # fmt: skip

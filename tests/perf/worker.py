@@ -87,18 +87,26 @@ class BenchWorker:
         Times are monotonic; the first scrape with a non-zero count marks the start, which
         leaves start-up, recovery and the consumer group join out of the figure.
         """
-        first_at = first_count = 0.0
-        last_progress, last_count = time.monotonic(), 0.0
-        while True:
-            consumed = self.worker.consumed()
-            now = time.monotonic()
-            if consumed > 0 and not first_at:
-                first_at, first_count = now, consumed
-            if consumed >= total:
-                return first_at, now, first_count
-            if consumed > last_count:
-                last_progress, last_count = now, consumed
-            if self.worker.process.poll() is not None or now - last_progress > stall_s:
-                tail = self.worker.log.read_text(errors="replace")[-3000:]
-                raise WorkerFailed(f"worker consumed {consumed:.0f} of {total}:\n{tail}")
-            time.sleep(POLL_S)
+        return drain([self], total, stall_s)
+
+
+def drain(
+    benches: list[BenchWorker], total: int, stall_s: float = 120.0
+) -> tuple[float, float, float]:
+    """`BenchWorker.drain` for workers of one consumer group: their consumed counts summed."""
+    first_at = first_count = 0.0
+    last_progress, last_count = time.monotonic(), 0.0
+    while True:
+        consumed = sum(bench.worker.consumed() for bench in benches)
+        now = time.monotonic()
+        if consumed > 0 and not first_at:
+            first_at, first_count = now, consumed
+        if consumed >= total:
+            return first_at, now, first_count
+        if consumed > last_count:
+            last_progress, last_count = now, consumed
+        exited = [b for b in benches if b.worker.process.poll() is not None]
+        if exited or now - last_progress > stall_s:
+            logs = [b.worker.log.read_text(errors="replace")[-3000:] for b in exited or benches]
+            raise WorkerFailed(f"workers consumed {consumed:.0f} of {total}:\n" + "\n".join(logs))
+        time.sleep(POLL_S)
