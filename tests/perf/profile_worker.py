@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python -m tests.perf.profile_worker [--events N] [--borrowers N] [--top K]
 
-cProfile sees the main thread only, which is where Faust runs the agent, aiokafka and the
-engine (one event loop). Its overhead inflates Python-heavy code, so read the shares, not the
+cProfile sees the main thread only: the agent, the engine and the producer run there; Faust's
+aiokafka consumer runs in a thread of its own, visible here only as time the main thread
+waits (`epoll`). Its overhead inflates Python-heavy code, so read the shares, not the
 absolute times. Stats go to bench-results/worker.prof for `python -m pstats`.
 """
 
