@@ -27,6 +27,7 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.streams import _current_event
 from faust.types import TP, EventT
+from mode import CrashingSupervisor
 
 from streams.batching import BatchingApp
 from streams.cli_support import config_option, settings_or_exit
@@ -135,7 +136,6 @@ class Worker:
     processor: BatchProcessor = field(init=False)
     kinds: dict[str, str] = field(init=False)  # the engine agent's topics -> event kind
     watermark_ms: dict[int, int] = field(default_factory=dict)
-    _changelog_in_flight: list[Awaitable[Any]] = field(default_factory=list)
     _state_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sweep_cursor: list[bytes] = field(default_factory=list)
 
@@ -228,12 +228,16 @@ class Worker:
             async for batch in self.app.batches(inbox, BATCH_MAX_EVENTS):
                 await handle(batch.records)
 
-        self.app.agent(source, name=name)(agent)
+        # A failed batch stays unacked; restarting only the agent (Faust's default) would go
+        # on acking later batches, and a commit could then pass the failed one.
+        self.app.agent(source, name=name, supervisor_strategy=CrashingSupervisor)(agent)
 
     async def handle_batch(self, records: list[InputRecord]) -> None:
         """Alerts and dead letters are delivered before the state that records their events:
         if the worker dies in between, the events are redelivered and re-raise the alerts
-        (same ids) instead of being skipped as duplicates of a state that was already saved."""
+        (same ids) instead of being skipped as duplicates of a state that was already saved.
+        The batch is acked only after its changelog records are delivered too (the producer's
+        flush before a commit does not report failed sends)."""
         partition_events: dict[int, _PartitionEvent] = {}
         data = self.table.data
 
@@ -242,13 +246,6 @@ class Worker:
             return data.get(key)
 
         async with self._state_lock:
-            for delivery in await _delivered(self._changelog_in_flight):
-                # What Faust's own changelog callback does under at-least-once: lets a RocksDB
-                # store reopened after a restart skip the changelog it already holds (a no-op
-                # for memory://). Under exactly-once Faust persists offsets only on commit, as
-                # a delivered write may still be aborted; we leave that case to a full replay.
-                if self.direct_sends:
-                    data.set_persisted_offset(delivery.topic_partition, delivery.offset)
             started = time.perf_counter()
             result = self.processor.process(records, load, int(time.time() * 1000))
             self.metrics.engine_processing_seconds.observe(
@@ -262,15 +259,24 @@ class Worker:
             ]  # fmt: skip
             outputs += await self._publish_dead_letters(result)
             await _delivered(outputs)
-            self._changelog_in_flight = await self._write_states(result, partition_events)
+            await self._persisted(await self._write_states(result, partition_events))
+            _current_event.set(None)  # the stand-in events must not outlive the batch
         self._count(result, emitted_at_ms)
+
+    async def _persisted(self, changelog_deliveries: list[Awaitable[Any]]) -> None:
+        """Wait for changelog deliveries; under at-least-once also what Faust's own changelog
+        callback does: a RocksDB store reopened after a restart then skips the changelog it
+        already holds (a no-op for memory://). Under exactly-once Faust persists offsets only
+        on commit, as a delivered write may still be aborted; that case gets a full replay."""
+        for delivery in await _delivered(changelog_deliveries):
+            if self.direct_sends:
+                self.table.data.set_persisted_offset(delivery.topic_partition, delivery.offset)
 
     async def _write_states(
         self, result: BatchResult, partition_events: dict[int, _PartitionEvent]
     ) -> list[Awaitable[Any]]:
-        """Store each touched borrower once and send its changelog message; the deliveries
-        are awaited at the start of the next batch, so one batch's round trip overlaps the
-        next one's work and a failed delivery still stops the worker before more commits."""
+        """Store each touched borrower once and send its changelog message; returns the
+        deliveries."""
         table = self.table
         data = table.data
         by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
@@ -370,6 +376,7 @@ class Worker:
         batch = self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
         del self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
         data, changelog = self.table.data, self.table.changelog_topic
+        tombstones = []
         async with self._state_lock:
             for key in batch:
                 partition = partition_of.get(key)
@@ -381,10 +388,9 @@ class Worker:
                 if evict_if_idle(BorrowerState.from_bytes(stored), watermark, engine) is None:
                     data.pop(key, None)
                     self.table.forget(key)
-                    self._changelog_in_flight.append(
-                        await self._publish(changelog, key, None, partition)
-                    )
+                    tombstones.append(await self._publish(changelog, key, None, partition))
                     self.metrics.state_evictions.inc()
+            await self._persisted(tombstones)
         self.metrics.borrowers_tracked.set(self.table.tracked(active))
 
 
@@ -396,13 +402,9 @@ async def _freeze_startup_objects() -> None:
 
 
 async def _delivered(deliveries: list[Awaitable[Any]]) -> list[Any]:
-    """Wait for deliveries (their record metadata); a failed one raises, stopping the agent
-    before offsets commit."""
-    if not deliveries:
-        return []
-    results = await asyncio.gather(*deliveries)
-    deliveries.clear()
-    return results
+    """Wait for deliveries (their record metadata); a failed one raises, which crashes the
+    worker (agents run under a crashing supervisor) before the batch is acked."""
+    return list(await asyncio.gather(*deliveries)) if deliveries else []
 
 
 def build_worker(settings: Settings, eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S) -> Worker:

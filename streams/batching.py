@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Any
 
 import faust
@@ -80,14 +81,17 @@ class BatchingConsumer(AIOKafkaConsumer):
         return records, active_partitions
 
     async def _deliver(self, inbox: Inbox, batch: RecordBatch) -> None:
-        """Queue the batch once the agent has room (back-pressure on the fetcher); dropped if
-        a rebalance starts meanwhile, as Faust's seek after it fetches those records again."""
-        while inbox.queue.full():
+        """Queue the batch once the agent has room (back-pressure on the fetcher). Dropped if
+        the flow stopped or the generation changed since the fetch: a rebalance, after which
+        Faust seeks back to the committed offsets and the records are fetched again. Checked
+        right before queueing, as the fetcher may have waited (offset gaps, a full inbox)
+        while a revocation cleared the inboxes."""
+        while self.flow_active and batch.generation == self.app.consumer_generation_id:
+            if not inbox.queue.full():
+                inbox.queue.put_nowait(batch)
+                return
             inbox.taken.clear()
             await self.wait_first(inbox.taken, self.suspend_flow)
-            if self.suspend_flow.is_set() or self.should_stop:
-                return
-        inbox.queue.put_nowait(batch)
 
     async def _take_records(self, tp: TP, fetched: Iterable[Any], batch: RecordBatch) -> None:
         """What Faust's drain loop does per record, minus the Message and Event: skip what was
@@ -141,8 +145,14 @@ class BatchingConsumer(AIOKafkaConsumer):
     async def wait_empty(self) -> None:
         """Before partitions are revoked: the batch an agent is working on finishes first
         (queued ones are cleared by Faust's flow control, and their records fetched again)."""
-        await self._no_batch_in_flight.wait()
+        await self.wait_first(self._no_batch_in_flight)  # returns early when stopping
         await super().wait_empty()
+
+    async def commit(self, *args: Any, **kwargs: Any) -> bool:
+        """Commits happen between batches (Faust's timer would otherwise commit in the middle
+        of one): under exactly-once a transaction then holds whole batches."""
+        await self.wait_first(self._no_batch_in_flight)
+        return await super().commit(*args, **kwargs)
 
 
 @dataclass
@@ -187,6 +197,9 @@ class BatchingApp(faust.App):
                 if queued.generation == batch.generation:
                     batch.extend(queued)
             inbox.taken.set()
+            now = monotonic()
+            for tp in batch.offsets:  # what Faust's stream-idle (livelock) check reads
+                self.monitor.stream_inbound_time[tp] = now
             consumer.batch_started()
             try:
                 yield batch

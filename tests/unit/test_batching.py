@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
+from mode import CrashingSupervisor
+from prometheus_client import CollectorRegistry
 
+from streams.app import Worker
 from streams.batching import INBOX_BATCHES, BatchingApp, BatchingConsumer, RecordBatch
+from streams.config_loader import load_settings
+from streams.metrics import DomainMetrics
 from streams.pipeline import InputRecord
 
 CALLS = TP("calls", 0)
@@ -145,3 +152,61 @@ def test_a_full_inbox_holds_the_fetcher_until_the_agent_takes_and_a_rebalance_dr
         await batches.aclose()
 
     app.loop.run_until_complete(scenario())
+
+
+def test_a_batch_is_not_queued_once_a_rebalance_began_after_its_fetch(app: BatchingApp) -> None:
+    """The fetcher may wait (offset gaps, a full inbox) after the fetch; a revocation in that
+    time clears the inboxes, and a batch queued afterwards would be processed for partitions
+    being revoked and could commit past records that were dropped."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+
+    async def scenario() -> int:
+        inbox = app.inbox(["calls"])
+        app.consumer_generation_id = 3
+        await consumer._deliver(inbox, batch_of(2, 0))  # fetched in the previous generation
+        consumer.stop_flow()
+        await consumer._deliver(inbox, batch_of(3, 1))  # the flow stopped since the fetch
+        return inbox.queue.qsize()
+
+    assert app.loop.run_until_complete(scenario()) == 0
+
+
+def test_offsets_are_committed_between_batches_never_during_one(
+    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committed: list[int] = []
+
+    async def faust_commit(self: BatchingConsumer, *args: object, **kwargs: object) -> bool:
+        committed.append(self.batches_in_flight)
+        return True
+
+    monkeypatch.setattr(AIOKafkaConsumer, "commit", faust_commit)
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        consumer.batch_started()
+        commit = asyncio.ensure_future(consumer.commit())
+        await asyncio.sleep(0.05)
+        assert not commit.done()
+        consumer.batch_finished()
+        assert await asyncio.wait_for(commit, 1)
+
+    app.loop.run_until_complete(scenario())
+    assert committed == [0]
+
+
+def test_worker_agents_crash_the_worker_instead_of_restarting() -> None:
+    """A failed batch stays unacked; an agent restarted in place would ack later batches and
+    a commit could pass the failed one."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings = load_settings(None, env={})
+        settings = replace(settings, kafka=replace(settings.kafka, repartition=True))
+        worker = Worker(settings, partitions=4, metrics=DomainMetrics(CollectorRegistry()))
+        agents = list(worker.app.agents.values())
+        assert len(agents) == 2  # the repartition step and the engine
+        assert all(agent.supervisor_strategy is CrashingSupervisor for agent in agents)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
