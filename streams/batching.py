@@ -7,6 +7,10 @@ topic to its agent's inbox as one `RecordBatch`, and the agent acks the batch's 
 step when it is done. Everything else keeps Faust's own path: group membership and assignment,
 offset commits, rebalance flow control, table changelogs and recovery.
 
+While an agent's inbox is full the fetcher waits (back-pressure), which also holds back the
+other topics of that consumer (standby changelogs, another agent); Faust's own path pauses only
+the full partition.
+
 This leans on faust-streaming 0.15.3 consumer internals (`_wait_next_records`, `_read_offset`,
 `_add_gap`, `_acked`, `_acked_index`, `_committed_offset`, `_n_acked`, `_commit_every`);
 pyproject.toml pins that version and tests/unit/test_batching.py checks they are still there.
