@@ -1,4 +1,4 @@
-"""Workers disrupted in the middle of a backlog (SIGKILL, a rebalance): no alert lost or made up.
+"""Workers disrupted mid-backlog (SIGKILL, a rebalance, a failing batch): no alert lost or made up.
 
 At least once means a successor re-reads what was not committed and may publish some alerts
 again; their deterministic ids and identical contents are what make that harmless. So after
@@ -17,10 +17,11 @@ from kafka import KafkaConsumer, TopicPartition
 
 from streams.config_loader import load_settings
 from streams.decoding import CALL_ATTEMPT
+from streams.local_kafka import free_port
 from streams.replay import replay_records
 from streams.simulate import DEFAULT_START, Simulation, parse_start
 from streams.simulation.output import Faults, Record
-from tests.support.kafka import produce
+from tests.support.kafka import produce, start_worker
 from tests.support.pipeline import Deployment, RunningWorker
 
 EVENTS = 40_000
@@ -37,6 +38,16 @@ def call_attempts(count: int, borrowers: int = 2_000) -> list[Record]:
     records = list(islice(attempts, count))
     assert len(records) == count
     return records
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int | None:
+    """The group's committed offset of partition 0 of `topic` (None: nothing committed)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False)  # fmt: skip
+    try:
+        return consumer.committed(TopicPartition(topic, 0))
+    finally:
+        consumer.close()
 
 
 def wait_committed_to_end(bootstrap: str, group: str, topic: str, timeout_s: float = 180) -> None:
@@ -142,3 +153,43 @@ def test_a_worker_joining_mid_backlog_takes_over_partitions_cleanly(
     finally:
         deployment.stop_all()
     assert_alerts_are_replays(published, records)
+
+
+FAILING_BATCH = """
+import sys
+import streams.pipeline
+
+def fail(self, *args, **kwargs):
+    raise RuntimeError("injected: the batch fails")
+
+streams.pipeline.BatchProcessor.process = fail
+from streams.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_failing_batch_stops_the_worker_and_nothing_past_it_is_committed(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Faust would restart a failed agent alone and let it ack later batches; reachwatch stops
+    the worker (exit code 1) so the failed batch is read again by its successor."""
+    deployment = Deployment(kafka_bootstrap, tmp_path, partitions=1)
+    records = call_attempts(200)
+    try:
+        config = deployment.config_file(free_port())
+        failing = start_worker(
+            ["-c", FAILING_BATCH, "worker", "--config", str(config),
+             "--data-dir", str(tmp_path / "data-failing")],
+            tmp_path / "worker-failing.log",
+        )  # fmt: skip
+        produce(kafka_bootstrap, deployment.call_topic,
+                [(r.key.encode(), r.value) for r in records])  # fmt: skip
+        assert failing.wait(90) == 1, deployment.logs()
+        assert "injected: the batch fails" in (tmp_path / "worker-failing.log").read_text()
+        assert committed(kafka_bootstrap, deployment.prefix, deployment.call_topic) in (None, 0)
+
+        successor = deployment.start_worker("successor")
+        wait_committed_to_end(kafka_bootstrap, deployment.prefix, deployment.call_topic)
+        assert successor.consumed() == len(records)  # all of them, the failed batch included
+    finally:
+        deployment.stop_all()
