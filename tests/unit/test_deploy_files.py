@@ -321,6 +321,8 @@ def test_compose_stack_is_wired() -> None:
     workers = [services[name] for name in ("worker-1", "worker-2")]
     assert {w["image"] for w in workers} == {services["topics"]["image"]}
     assert all(w["environment"]["REACHWATCH_KAFKA__STORE"] == "rocksdb://" for w in workers)
+    # A failed batch exits the worker on purpose; the restart re-reads it (at least once).
+    assert all(w["restart"] == "unless-stopped" for w in workers)
     assert all(
         w["depends_on"]["topics"]["condition"] == "service_completed_successfully" for w in workers
     )
