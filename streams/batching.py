@@ -1,10 +1,10 @@
 """Fetch-sized batches for Faust agents, past Faust's per-record stream path.
 
-Faust turns every fetched record into a Message, an Event, a queue hand-off, a stream step and
-an ack: ~100 µs a record (DESIGN.md section 9), which capped the worker at ~2,000 events/s here
-while the engine needs ~20 µs. `BatchingConsumer` hands all records of one fetch for a batched
-topic to its agent's inbox as one `RecordBatch`, and the agent acks the batch's offsets in one
-step when it is done. Everything else keeps Faust's own path: group membership and assignment,
+Faust turns every fetched record into a Message, an Event, a queue hand-off, a stream step and an
+ack: ~100 µs a record (DESIGN.md section 9), which capped the worker at ~2,000 events/s here while
+decode, engine and state need ~40 µs. `BatchingConsumer` hands all records of one fetch for a
+batched topic to its agent's inbox as one `RecordBatch`, and the agent acks the batch's offsets in
+one step when it is done. Everything else keeps Faust's own path: group membership and assignment,
 offset commits, rebalance flow control, table changelogs and recovery.
 
 While an agent's inbox is full the fetcher waits (back-pressure), which also holds back the
