@@ -36,16 +36,23 @@ RESTORE_STARTS, RESTORE_ENDS = "Restoring state from changelog topics", "Recover
 
 
 def saturation(
-    topics: Topics, total: int, work_dir: Path, store: str = "memory://", workers: int = 1
+    topics: Topics,
+    total: int,
+    work_dir: Path,
+    store: str = "memory://",
+    *,
+    workers: int = 1,
+    guarantee: str = "at_least_once",
 ) -> dict:
     """Drain pre-filled topics with `workers` processes of one consumer group, started
     together: events/s from the first consumed event to the last (a group of several goes
     through one rebalance on the way, as a real deployment starting up does)."""
     app_id = unique_name("bench-app")
-    benches = [BenchWorker(topics, work_dir, store, app_id) for _ in range(workers)]
+    benches = [BenchWorker(topics, work_dir, store, app_id, guarantee=guarantee)
+               for _ in range(workers)]  # fmt: skip
     try:
         for n, bench in enumerate(benches):
-            bench.start(f"saturation-{workers}-{n}")
+            bench.start(f"saturation-{guarantee}-{workers}-{n}")
         first_at, last_at, first_count = drain(benches, total)
         rss = [bench.rss_bytes() for bench in benches]
         shares = [bench.worker.consumed() for bench in benches]
@@ -57,6 +64,7 @@ def saturation(
         "events": total,
         "store": store,
         "workers": workers,
+        "processing_guarantee": guarantee,
         "seconds": round(seconds, 2),
         "events_per_s": round((total - first_count) / seconds),
         "consumed_by_worker": shares,

@@ -106,6 +106,8 @@ def end_to_end(suite: Suite, bootstrap: str, args: argparse.Namespace) -> None:
                          lambda: quix_peer.run(main, args.events, WORK_DIR), rate)  # fmt: skip
     two = partial(e2e.saturation, main, args.events, WORK_DIR, workers=2)
     pair = suite.measure("e2e_saturation_reachwatch_2_workers", two, rate)
+    eos = partial(e2e.saturation, main, args.events, WORK_DIR, guarantee="exactly_once")
+    suite.measure("e2e_saturation_reachwatch_exactly_once", eos, rate)
     suite.doc["ratios"] = {"reachwatch_over_ceiling": ratio(ours, top),
                            "reachwatch_over_quix_peer": ratio(ours, peer),
                            "two_workers_over_ceiling": ratio(pair, top),
@@ -171,6 +173,8 @@ def table(doc: dict) -> str:
         ("Quix Streams peer", get("peer_quix_streams", "events_per_s"), "events/s", ""),
         ("reachwatch, 2 workers, saturation",
          get("e2e_saturation_reachwatch_2_workers", "events_per_s"), "events/s", ""),
+        ("reachwatch, exactly-once, saturation",
+         get("e2e_saturation_reachwatch_exactly_once", "events_per_s"), "events/s", ""),
         ("reachwatch / ceiling", doc.get("ratios", {}).get("reachwatch_over_ceiling"), "",
          "≥0.5"),
         ("reachwatch / Quix peer", doc.get("ratios", {}).get("reachwatch_over_quix_peer"), "",

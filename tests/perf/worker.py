@@ -31,6 +31,7 @@ class BenchWorker:
     work_dir: Path
     store: str = "memory://"
     app_id: str = ""
+    guarantee: str = "at_least_once"
     profile_to: Path | None = None  # run under cProfile, stats written here on stop
 
     def __post_init__(self) -> None:
@@ -52,6 +53,7 @@ class BenchWorker:
             dead_letter_topic=self.topics.dead_letter,
             partitions=PARTITIONS,
             store=self.store,
+            processing_guarantee=self.guarantee,
         )
         profile = ["-m", "cProfile", "-o", str(self.profile_to)] if self.profile_to else []
         command = [*profile, "-m", "streams", "worker", "--config", str(config), "-l", "info",
