@@ -9,6 +9,7 @@ FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY streams ./streams
+COPY schemas ./schemas
 # Every dependency ships manylinux wheels, so no compiler is needed; this also builds ours.
 RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -29,7 +29,7 @@ test: lint ## Lint, then every unit and integration test against a real local Ka
 	bash deploy/tools/install-validators.sh
 	@export REACHWATCH_RUN_ID="make-test-$$$$"; status=0; \
 	$(PY) -m pytest || status=$$?; \
-	$(PY) -m streams.child_process --fail-if-any "$$REACHWATCH_RUN_ID" || status=1; \
+	$(PY) -m streams.local_kafka.child_process --fail-if-any "$$REACHWATCH_RUN_ID" || status=1; \
 	exit $$status
 
 .PHONY: demo

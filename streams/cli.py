@@ -1,6 +1,6 @@
 """`reachwatch` command line: a click group whose subcommands load on first use.
 
-Each subcommand lives beside the code it drives (for example `streams.replay:command`), so the
+Each subcommand lives beside the code it drives (for example `streams.tools.replay:command`), so the
 CLI stays a table of names and importing Faust is paid only by the commands that need it.
 """
 
@@ -12,15 +12,15 @@ import sys
 import click
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "worker": ("streams.app", "worker_command"),
-    "simulate": ("streams.simulate", "command"),
-    "replay": ("streams.replay", "command"),
-    "backtest": ("streams.backtest", "command"),
-    "config": ("streams.config_loader", "config_group"),
-    "topics": ("streams.topics", "topics_group"),
-    "tail": ("streams.tail", "command"),
-    "demo": ("streams.demo", "command"),
-    "kafka": ("streams.local_kafka", "kafka_command"),
+    "worker": ("streams.worker.app", "worker_command"),
+    "simulate": ("streams.tools.simulate", "command"),
+    "replay": ("streams.tools.replay", "command"),
+    "backtest": ("streams.tools.backtest", "command"),
+    "config": ("streams.tools.config_check", "config_group"),
+    "topics": ("streams.worker.topics", "topics_group"),
+    "tail": ("streams.tools.tail", "command"),
+    "demo": ("streams.local_kafka.demo", "command"),
+    "kafka": ("streams.local_kafka.broker", "kafka_command"),
 }
 
 HELP = {

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from streams.local_kafka import LocalKafkaError, start_local_kafka
+from streams.local_kafka.broker import LocalKafkaError, start_local_kafka
 
 _BROKER_LINE = pytest.StashKey[str]()
+INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 
 def _announce(config: pytest.Config, line: str) -> None:
@@ -40,6 +42,15 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the broker (all of tests/integration, and any other that asks
+    for it) is marked `integration`, so `pytest -m "not integration"` runs without Java."""
+    for item in items:
+        needs_broker = "kafka_bootstrap" in getattr(item, "fixturenames", ())
+        if needs_broker or INTEGRATION_DIR in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

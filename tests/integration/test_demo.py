@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from streams.child_process import RUN_ID_VARIABLE, processes_of_run
+from streams.local_kafka.child_process import RUN_ID_VARIABLE, processes_of_run
 from tests.support.kafka import unique_name
 
 ALERT_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  (INFO|WARNING|CRITICAL) +[a-z_]+ ")

@@ -15,12 +15,12 @@ from pathlib import Path
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.config_loader import load_settings
-from streams.decoding import CALL_ATTEMPT
-from streams.local_kafka import free_port
-from streams.replay import replay_records
-from streams.simulate import DEFAULT_START, Simulation, parse_start
-from streams.simulation.output import Faults, Record
+from streams.core.config_loader import load_settings
+from streams.core.decoding import CALL_ATTEMPT
+from streams.local_kafka.broker import free_port
+from streams.tools.replay import replay_records
+from streams.tools.simulate import DEFAULT_START, Simulation, parse_start
+from streams.tools.simulation.output import Faults, Record
 from tests.support.kafka import produce, start_worker
 from tests.support.pipeline import Deployment, RunningWorker
 
@@ -157,12 +157,12 @@ def test_a_worker_joining_mid_backlog_takes_over_partitions_cleanly(
 
 FAILING_BATCH = """
 import sys
-import streams.pipeline
+import streams.core.batch
 
 def fail(self, *args, **kwargs):
     raise RuntimeError("injected: the batch fails")
 
-streams.pipeline.BatchProcessor.process = fail
+streams.core.batch.BatchProcessor.process = fail
 from streams.cli import main
 main(sys.argv[1:])
 """

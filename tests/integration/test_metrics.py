@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.config_loader import load_settings
-from streams.metrics import METRIC_NAMES
+from streams.core.config_loader import load_settings
+from streams.worker.metrics import METRIC_NAMES
 from tests.support.pipeline import Deployment
 from tests.support.scenario import EXPECTED, at, call, scenario
 from tests.unit.test_deploy_files import referenced_metric_names

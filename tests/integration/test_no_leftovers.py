@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 
-from streams.child_process import RUN_ID_VARIABLE, processes_of_run
+from streams.local_kafka.child_process import RUN_ID_VARIABLE, processes_of_run
 from tests.support.kafka import REPO_ROOT
 
 

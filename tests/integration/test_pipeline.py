@@ -15,8 +15,8 @@ import orjson
 import pytest
 from kafka.partitioner.default import murmur2
 
-from streams.config_loader import load_settings
-from streams.replay import replay_records
+from streams.core.config_loader import load_settings
+from streams.tools.replay import replay_records
 from tests.support.pipeline import Deployment, EventRecord, RunningWorker
 from tests.support.scenario import EXPECTED, scenario
 

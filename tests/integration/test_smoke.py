@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from streams.child_process import stop
+from streams.local_kafka.child_process import stop
 from tests.support.kafka import (
     create_topics,
     produce,

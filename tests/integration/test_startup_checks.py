@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from streams.local_kafka import free_port
+from streams.local_kafka.broker import free_port
 from tests.support.kafka import REPO_ROOT, create_topics, unique_name
 
 

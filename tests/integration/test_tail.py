@@ -10,9 +10,9 @@ import sys
 import orjson
 import pytest
 
-from streams.tail import format_alert
+from streams.tools.tail import format_alert
 from tests.support.kafka import REPO_ROOT, create_topics, produce, unique_name
-from tests.unit.test_tail_format import EXAMPLES
+from tests.unit.tools.test_tail_format import EXAMPLES
 
 TAIL_TIMEOUT_S = 60
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import orjson
 
-from streams.config import DAY_MS, HOUR_MS, EngineConfig
-from streams.engine import BorrowerState, apply
-from streams.events import CallAttempt, Repayment
+from streams.core.config import DAY_MS, HOUR_MS, EngineConfig
+from streams.core.engine import BorrowerState, apply
+from streams.core.events import CallAttempt, Repayment
 
 T0 = 1_795_744_800_000
 PROFILES: dict[str, tuple[float, dict[str, float]]] = {

@@ -15,7 +15,7 @@ import pstats
 import shutil
 from pathlib import Path
 
-from streams.local_kafka import start_local_kafka
+from streams.local_kafka.broker import start_local_kafka
 from tests.perf.worker import BenchWorker
 from tests.perf.workload import Topics, fill, simulated
 

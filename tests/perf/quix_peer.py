@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from quixstreams import Application, State
 
-from streams.child_process import spawn
+from streams.local_kafka.child_process import spawn
 from tests.perf.workload import Topics
 from tests.support.kafka import REPO_ROOT, unique_name
 

@@ -1,4 +1,4 @@
-"""The benchmark suite (`make bench`): every figure of issue 7 in one run, one JSON file.
+"""The benchmark suite (`make bench`): every performance figure in one run, one JSON file.
 
 Run: .venv/bin/python -m tests.perf.run_all [--quick] [--events N] [--borrowers N]
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.local_kafka import start_local_kafka
+from streams.local_kafka.broker import start_local_kafka
 from tests.perf import bench_decode, bench_engine, ceiling, e2e, quix_peer
 from tests.perf.workload import PARTITIONS, Topics, fill, one_attempt_each, simulated
 

@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.child_process import stop
-from streams.local_kafka import free_port
+from streams.local_kafka.broker import free_port
+from streams.local_kafka.child_process import stop
 from tests.perf.workload import PARTITIONS, Topics
 from tests.support.kafka import start_worker, unique_name
 from tests.support.pipeline import RunningWorker, write_worker_config

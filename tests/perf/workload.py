@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
 
-from streams.decoding import CALL_ATTEMPT
-from streams.simulate import DEFAULT_START, Simulation, parse_start
-from streams.simulation.output import Faults
+from streams.core.decoding import CALL_ATTEMPT
+from streams.tools.simulate import DEFAULT_START, Simulation, parse_start
+from streams.tools.simulation.output import Faults
 from tests.support.kafka import create_topics, unique_name
 
 PARTITIONS = 4

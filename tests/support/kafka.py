@@ -12,7 +12,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from streams.child_process import spawn
+from streams.local_kafka.child_process import spawn
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ from subprocess import Popen
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.child_process import stop
-from streams.local_kafka import free_port
+from streams.local_kafka.broker import free_port
+from streams.local_kafka.child_process import stop
 from tests.support.kafka import create_topics, produce, read_exactly, start_worker, unique_name
 
 # (kind, event object, or a malformed record's raw text or bytes)

@@ -1,7 +1,7 @@
 """The scripted multi-borrower scenario shared by the pipeline tests and the replay test.
 
 Each borrower exercises one rule; EXPECTED lists, per borrower and in order, the transitions a
-person derived from DESIGN.md section 3 with the default thresholds (not from running the code).
+person derived from docs/rules.md with the default thresholds (not from running the code).
 Times are Asia/Shanghai daytime unless a borrower is about quiet hours.
 """
 

@@ -22,7 +22,7 @@ import yaml
 from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry
 
-from streams.metrics import FAUST_PREFIX, METRIC_NAMES
+from streams.worker.metrics import FAUST_PREFIX, METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -182,7 +182,7 @@ def test_referenced_metrics_are_in_the_contract() -> None:
     unknown = {n for n in referenced_metric_names() if not (is_domain_series(n) or n in faust)}
     assert not unknown, (
         f"alerts.yml / dashboard.json read series no worker exposes: {sorted(unknown)}; "
-        "see streams.metrics.METRIC_NAMES and Faust's prometheus sensor"
+        "see streams.worker.metrics.METRIC_NAMES and Faust's prometheus sensor"
     )
 
 
@@ -313,7 +313,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_stack_is_wired() -> None:
     services = compose()["services"]
-    pom = (DEPLOY / "kafka" / "pom.xml").read_text(encoding="utf-8")
+    pom = (ROOT / "streams" / "local_kafka" / "pom.xml").read_text(encoding="utf-8")
     (kafka_version,) = re.findall(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
     assert services["kafka"]["image"] == f"apache/kafka:{kafka_version}"
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"

@@ -1,0 +1,212 @@
+"""streams.worker.batching without a broker: the Faust internals it leans on, acks, gaps, inboxes.
+
+A Faust app and its consumer can be built without connecting, so these tests drive the
+consumer's bookkeeping directly; tests/integration covers the same path against Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.types import TP
+from mode import CrashingSupervisor
+from prometheus_client import CollectorRegistry
+
+from streams.core.batch import InputRecord
+from streams.core.config_loader import load_settings
+from streams.worker.app import Worker
+from streams.worker.batching import INBOX_BATCHES, BatchingApp, BatchingConsumer, RecordBatch
+from streams.worker.metrics import DomainMetrics
+
+CALLS = TP("calls", 0)
+
+
+@pytest.fixture
+def app() -> Iterator[BatchingApp]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield BatchingApp("batching-test", broker="kafka://127.0.0.1:9", loop=loop)
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def fetched(*offsets: int) -> list[SimpleNamespace]:
+    return [SimpleNamespace(topic=CALLS.topic, partition=CALLS.partition, offset=offset,
+                            key=b"b-1", value=b"{}") for offset in offsets]  # fmt: skip
+
+
+def test_the_app_builds_a_batching_consumer_with_the_faust_internals_it_relies_on(
+    app: BatchingApp,
+) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, BatchingConsumer)
+    for name in ("_read_offset", "_acked", "_acked_index", "_committed_offset", "_n_acked",
+                 "_commit_every", "_waiting_for_ack", "suspend_flow", "_wait_next_records",
+                 "_add_gap", "_new_offset", "highwater", "commit"):  # fmt: skip
+        assert hasattr(consumer, name), name
+
+
+def test_taking_records_skips_those_before_the_read_offset_and_acks_make_them_committable(
+    app: BatchingApp,
+) -> None:
+    """As in Faust's drain loop, the read offset is the position sought to: records from it on
+    are taken."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    consumer._read_offset[CALLS] = 4
+    batch = RecordBatch(generation=0)
+    app.loop.run_until_complete(consumer._take_records(CALLS, fetched(3, 4, 5, 6), batch))
+    assert [record.offset for record in batch.records] == [4, 5, 6]
+    assert batch.records[0] == InputRecord("calls", 0, 4, b"b-1", b"{}")
+    assert consumer._read_offset[CALLS] == 6
+    consumer._committed_offset[CALLS] = 5  # an offset below the committed one is not acked
+    consumer.ack_batch(batch)
+    assert consumer._acked[CALLS] == [5, 6]
+    assert consumer._new_offset(CALLS) == 7
+
+
+def test_an_offset_gap_in_a_fetch_does_not_block_the_commit_past_it(app: BatchingApp) -> None:
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    consumer._read_offset[CALLS] = 9
+    consumer._committed_offset[CALLS] = 9
+    batch = RecordBatch(generation=0)
+    # 12 and 13 are transaction markers: never delivered, so never acked
+    app.loop.run_until_complete(consumer._take_records(CALLS, fetched(10, 11, 14), batch))
+    consumer.ack_batch(batch)
+    assert consumer._new_offset(CALLS) == 15
+
+
+def test_acking_the_same_batch_twice_counts_its_offsets_once(app: BatchingApp) -> None:
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    batch = RecordBatch(0, [], {CALLS: [0, 1, 2]})
+    consumer.ack_batch(batch)
+    consumer.ack_batch(batch)
+    assert consumer._acked[CALLS] == [0, 1, 2]
+    assert consumer._n_acked == 3
+
+
+def record_at(offset: int) -> InputRecord:
+    return InputRecord("calls", 0, offset, b"b-1", b"{}")
+
+
+def batch_of(generation: int, *offsets: int) -> RecordBatch:
+    return RecordBatch(generation, [record_at(o) for o in offsets], {CALLS: list(offsets)})
+
+
+def test_batches_merge_queued_fetches_drop_stale_ones_and_ack_after_the_work(
+    app: BatchingApp,
+) -> None:
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    app.consumer_generation_id = 2
+
+    async def scenario() -> list[list[int]]:
+        inbox = app.inbox(["calls"])
+        for batch in (batch_of(1, 0, 1), batch_of(2, 2, 3), batch_of(1, 4), batch_of(2, 5)):
+            inbox.queue.put_nowait(batch)
+        taken: list[list[int]] = []
+        batches: AsyncIterator[RecordBatch] = app.batches(inbox, max_records=100)
+        batch = await anext(batches)
+        taken.append([record.offset for record in batch.records])
+        assert consumer.batches_in_flight == 1
+        assert not consumer._acked[CALLS]  # not before the agent asks for the next batch
+        inbox.queue.put_nowait(batch_of(2, 6))
+        batch = await anext(batches)
+        taken.append([record.offset for record in batch.records])
+        await batches.aclose()  # the agent stopped mid-batch: that batch stays unacked
+        return taken
+
+    assert app.loop.run_until_complete(scenario()) == [[2, 3, 5], [6]]
+    assert consumer._acked[CALLS] == [2, 3, 5]
+    assert consumer.batches_in_flight == 0
+
+
+def test_a_full_inbox_holds_the_fetcher_until_the_agent_takes_and_a_rebalance_drops_it(
+    app: BatchingApp,
+) -> None:
+    """Back-pressure without a blocking `put`: Faust's flow control clears the queue at a
+    rebalance, which would cancel a put waiting on it and with it the fetcher."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        inbox = app.inbox(["calls"])
+        for offset in range(INBOX_BATCHES):
+            inbox.queue.put_nowait(batch_of(0, offset))
+        waiting = asyncio.ensure_future(consumer._deliver(inbox, batch_of(0, 99)))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # the inbox is full
+        batches = app.batches(inbox, max_records=1)
+        await anext(batches)  # the agent takes one: room for the waiting batch
+        await asyncio.wait_for(waiting, 1)
+        assert inbox.queue.qsize() == INBOX_BATCHES
+
+        waiting = asyncio.ensure_future(consumer._deliver(inbox, batch_of(0, 100)))
+        await asyncio.sleep(0.01)
+        consumer.stop_flow()  # a rebalance starts: the batch is dropped, nothing raises
+        inbox.queue.clear()
+        await asyncio.wait_for(waiting, 1)
+        assert inbox.queue.empty()
+        await batches.aclose()
+
+    app.loop.run_until_complete(scenario())
+
+
+def test_a_batch_is_not_queued_once_a_rebalance_began_after_its_fetch(app: BatchingApp) -> None:
+    """The fetcher may wait (offset gaps, a full inbox) after the fetch; a revocation in that
+    time clears the inboxes, and a batch queued afterwards would be processed for partitions
+    being revoked and could commit past records that were dropped."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+
+    async def scenario() -> int:
+        inbox = app.inbox(["calls"])
+        app.consumer_generation_id = 3
+        await consumer._deliver(inbox, batch_of(2, 0))  # fetched in the previous generation
+        consumer.stop_flow()
+        await consumer._deliver(inbox, batch_of(3, 1))  # the flow stopped since the fetch
+        return inbox.queue.qsize()
+
+    assert app.loop.run_until_complete(scenario()) == 0
+
+
+def test_offsets_are_committed_between_batches_never_during_one(
+    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committed: list[int] = []
+
+    async def faust_commit(self: BatchingConsumer, *args: object, **kwargs: object) -> bool:
+        committed.append(self.batches_in_flight)
+        return True
+
+    monkeypatch.setattr(AIOKafkaConsumer, "commit", faust_commit)
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        consumer.batch_started()
+        commit = asyncio.ensure_future(consumer.commit())
+        await asyncio.sleep(0.05)
+        assert not commit.done()
+        consumer.batch_finished()
+        assert await asyncio.wait_for(commit, 1)
+
+    app.loop.run_until_complete(scenario())
+    assert committed == [0]
+
+
+def test_worker_agents_crash_the_worker_instead_of_restarting() -> None:
+    """A failed batch stays unacked; an agent restarted in place would ack later batches and
+    a commit could pass the failed one."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings = load_settings(None, env={})
+        settings = replace(settings, kafka=replace(settings.kafka, repartition=True))
+        worker = Worker(settings, partitions=4, metrics=DomainMetrics(CollectorRegistry()))
+        agents = list(worker.app.agents.values())
+        assert len(agents) == 2  # the repartition step and the engine
+        assert all(agent.supervisor_strategy is CrashingSupervisor for agent in agents)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
