@@ -6,10 +6,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions CI ran; `make lock` refreshes it.
+$(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e ".[dev]"
+	$(VENV)/bin/pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 .PHONY: help
@@ -38,8 +39,18 @@ demo: $(STAMP) ## Local broker, topics, worker, simulated traffic and live alert
 
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks (not tests): prints figures, writes bench-results/*.json.
-	$(VENV)/bin/pip install -q -e ".[bench]"
+	$(VENV)/bin/pip install -q -c constraints.txt -e ".[bench]"
 	$(PY) -m tests.perf.run_all
+
+.PHONY: lock
+lock: ## Re-resolve dependencies (dev and bench) into constraints.txt after editing pyproject.toml.
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip
+	.lock-venv/bin/pip install -q -e ".[dev,bench]"
+	{ head -n 2 constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^reachwatch'; } \
+		> constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .lock-venv
 
 .PHONY: clean
 clean: ## Remove caches and local state (keeps .venv and the Kafka jar cache).
