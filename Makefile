@@ -25,8 +25,13 @@ lint: $(STAMP) ## ruff lint and format checks.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+.PHONY: typecheck
+typecheck: $(STAMP) ## mypy over streams/, and --strict over the pure core.
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict streams/core
+
 .PHONY: test
-test: lint ## Lint, then every unit and integration test against a real local Kafka broker.
+test: lint typecheck ## Lint, type-check, then every unit and integration test against a real local Kafka broker.
 	bash deploy/tools/install-validators.sh
 	@export REACHWATCH_RUN_ID="make-test-$$$$"; status=0; \
 	$(PY) -m pytest || status=$$?; \

@@ -294,7 +294,7 @@ class TimeZone(Check):
             zoneinfo.ZoneInfo(value)
         except (KeyError, ValueError, TypeError, OSError):
             raise Invalid(f"{show(value)} is not an IANA time zone like Asia/Shanghai") from None
-        return value
+        return str(value)
 
 
 class Levels(Check):
@@ -719,7 +719,7 @@ def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None)
     report = Reporter(DEFAULTS_SOURCE if path is None else str(path))
     raw = {} if path is None else read_toml(Path(path), report)
     apply_environment(env, raw, report)
-    settings = build(SCHEMA, raw, "", report)
+    settings: Settings = build(SCHEMA, raw, "", report)
     if report.problems:
         raise ConfigError(report.problems)
     engine = replace(settings.engine, version=config_version(settings.engine))

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Collection
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, overload
 
 import orjson
 
@@ -150,6 +150,10 @@ def _text(doc: dict[str, Any], kind: str, name: str) -> str:
     raise _basic_problem(kind, name, value, "string")
 
 
+@overload
+def _optional_text(doc: dict[str, Any], kind: str, name: str) -> str | None: ...
+@overload
+def _optional_text(doc: dict[str, Any], kind: str, name: str, default: str) -> str: ...
 def _optional_text(
     doc: dict[str, Any], kind: str, name: str, default: str | None = None
 ) -> str | None:

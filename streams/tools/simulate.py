@@ -284,6 +284,7 @@ def command(
                 producer_config=security,
             )
         else:
+            assert out_path, "checked above: --out or --kafka"
             with click.open_file(out_path, "wb") as out:
                 write_jsonl(records, out)
     if not quiet:

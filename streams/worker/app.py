@@ -14,7 +14,6 @@ import asyncio
 import gc
 import sys
 import time
-import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from typing import Any
 import click
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
-from faust.streams import _current_event
 from faust.types import TP, EventT
 from mode import CrashingSupervisor
 
@@ -34,6 +32,12 @@ from streams.core.config import Settings
 from streams.core.decoding import CALL_ATTEMPT, REPAYMENT
 from streams.core.engine import BorrowerState, evict_if_idle
 from streams.worker.batching import BatchingApp
+from streams.worker.faust_internals import (
+    act_in_partition,
+    aiokafka_producer,
+    leave_partition,
+    stored_keys,
+)
 from streams.worker.kafka_security import faust_credentials
 from streams.worker.metrics import FAUST_PREFIX, DomainMetrics
 from streams.worker.startup import StartupError, preflight, rekeyed_topic
@@ -47,27 +51,6 @@ EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for
 TABLE_NAME = "borrowers"
 # (key, state bytes or None for a tombstone) per changelog partition
 ChangelogRecords = dict[int, list[tuple[bytes, bytes | None]]]
-
-
-class _PartitionEvent:
-    """What Faust's RocksDB store reads from the current event: `message.partition`."""
-
-    __slots__ = ("__weakref__", "message", "partition")
-
-    def __init__(self, partition: int) -> None:
-        self.partition = partition
-        self.message = self
-
-
-_PARTITION_EVENTS: dict[int, _PartitionEvent] = {}  # kept alive for the weak references
-
-
-def _in_partition(partition: int) -> None:
-    """Make `partition` the current event's, so the store picks that partition's database."""
-    event = _PARTITION_EVENTS.get(partition)
-    if event is None:
-        event = _PARTITION_EVENTS[partition] = _PartitionEvent(partition)
-    _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
 
 
 class BorrowerTable(faust.Table):
@@ -117,13 +100,9 @@ class BorrowerTable(faust.Table):
         """A reopened RocksDB store replays only the changelog past its persisted offset, so
         the borrowers it already held are read back from its per-partition databases."""
         await super().on_recovery_completed(active_tps, standby_tps)
-        databases = getattr(self.data, "_dbs", None)  # faust's RocksDB store; None for memory
-        if databases is None:
-            return
-        for tp in active_tps:
-            if tp.topic == self.changelog_topic_name and tp.partition in databases:
-                for key in self.data._visible_keys(databases[tp.partition]):
-                    self.remember(key, tp.partition)
+        mine = {tp.partition for tp in active_tps if tp.topic == self.changelog_topic_name}
+        for key, partition in stored_keys(self.data, mine):
+            self.remember(key, partition)
 
 
 @dataclass
@@ -163,17 +142,16 @@ class Worker:
             producer_max_batch_size=CHANGELOG_BATCH_BYTES,
         )
         setup_prometheus_sensors(self.app, name_prefix=FAUST_PREFIX)
-        self.table = self.app.tables.add(
-            BorrowerTable(
-                self.app,
-                name=TABLE_NAME,
-                default=None,
-                partitions=self.partitions,
-                key_type=bytes,  # raw bytes: borrower_id and BorrowerState.to_bytes()
-                value_type=bytes,
-                help="Per-borrower engine state (streams.core.engine.BorrowerState bytes).",
-            )
+        self.table = BorrowerTable(
+            self.app,
+            name=TABLE_NAME,
+            default=None,
+            partitions=self.partitions,
+            key_type=bytes,  # raw bytes: borrower_id and BorrowerState.to_bytes()
+            value_type=bytes,
+            help="Per-borrower engine state (streams.core.engine.BorrowerState bytes).",
         )
+        self.app.tables.add(self.table)
         kinds = {kafka.call_topic: CALL_ATTEMPT, kafka.repayment_topic: REPAYMENT}
         self.alert_topic = self.app.topic(kafka.alert_topic, partitions=self.partitions)
         self.dead_letter_topic = self.app.topic(kafka.dead_letter_topic)
@@ -245,7 +223,7 @@ class Worker:
         data = self.table.data
 
         def load(key: bytes, partition: int) -> bytes | None:
-            _in_partition(partition)
+            act_in_partition(partition)
             return data.get(key)
 
         async with self._state_lock:
@@ -263,7 +241,7 @@ class Worker:
             outputs += await self._publish_dead_letters(result)
             await _delivered(outputs)
             await self._persisted(await self._write_states(result))
-            _current_event.set(None)  # the stand-in event must not outlive the batch
+            leave_partition()
         self._count(result, emitted_at_ms)
 
     async def _persisted(self, changelog_deliveries: list[Awaitable[Any]]) -> None:
@@ -282,7 +260,7 @@ class Worker:
         data = table.data
         by_partition: ChangelogRecords = {}
         for key, write in result.writes.items():
-            _in_partition(write.partition)
+            act_in_partition(write.partition)
             if write.value is None:
                 data.pop(key, None)
                 table.forget(key)
@@ -304,7 +282,7 @@ class Worker:
             return [await self._publish(changelog, key, value, partition)
                     for partition, messages in by_partition.items()
                     for key, value in messages]  # fmt: skip
-        producer = self.app.producer._ensure_producer()  # the aiokafka producer
+        producer = aiokafka_producer(self.app)
         topic = changelog.get_topic_name()
         in_flight = []
         for partition, messages in by_partition.items():
@@ -379,9 +357,10 @@ class Worker:
         async with self._state_lock:
             for key in batch:
                 partition = partition_of.get(key)
-                watermark = self.watermark_ms.get(partition) if partition is not None else None
-                stored = data.get(key) if watermark is not None else None
-                if stored is None or watermark is None:
+                if partition is None or (watermark := self.watermark_ms.get(partition)) is None:
+                    continue
+                stored = data.get(key)
+                if stored is None:
                     continue
                 engine = self.settings.engine
                 if evict_if_idle(BorrowerState.from_bytes(stored), watermark, engine) is None:

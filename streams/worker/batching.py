@@ -11,9 +11,7 @@ While an agent's inbox is full the fetcher waits (back-pressure), which also hol
 other topics of that consumer (standby changelogs, another agent); Faust's own path pauses only
 the full partition.
 
-This leans on faust-streaming 0.15.3 consumer internals (`_wait_next_records`, `_read_offset`,
-`_add_gap`, `_acked`, `_acked_index`, `_committed_offset`, `_n_acked`, `_commit_every`);
-pyproject.toml pins that version and tests/unit/test_batching.py checks they are still there.
+The Faust internals this needs are named in `streams.worker.faust_internals`, and only there.
 """
 
 from __future__ import annotations
@@ -24,14 +22,11 @@ from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
 
-import faust
-from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
-from faust.types.tuples import ack_lock
-from mode.utils.futures import notify
 from mode.utils.queues import ThrowableQueue
 
 from streams.core.batch import InputRecord
+from streams.worker.faust_internals import InternalsApp, InternalsConsumer, mark_streams_active
 
 INBOX_BATCHES = 4  # fetches queued per agent: back-pressure on the fetcher beyond that
 
@@ -50,7 +45,7 @@ class RecordBatch:
             self.offsets.setdefault(tp, []).extend(offsets)
 
 
-class BatchingConsumer(AIOKafkaConsumer):
+class BatchingConsumer(InternalsConsumer):
     """Faust's aiokafka consumer, routing records of batched topics to agent inboxes."""
 
     app: BatchingApp
@@ -61,9 +56,10 @@ class BatchingConsumer(AIOKafkaConsumer):
         self._no_batch_in_flight = asyncio.Event()
         self._no_batch_in_flight.set()
 
-    async def _wait_next_records(self, timeout: float) -> tuple[Any, set[TP] | None]:
+    async def route_fetch(
+        self, records: Any, active_partitions: set[TP] | None
+    ) -> tuple[Any, set[TP] | None]:
         """One fetch: batched topics' records go to their inboxes, the rest on to Faust."""
-        records, active_partitions = await super()._wait_next_records(timeout)
         inboxes = self.app.inboxes
         if not records or not inboxes:
             return records, active_partitions
@@ -71,12 +67,8 @@ class BatchingConsumer(AIOKafkaConsumer):
         batches: dict[str, RecordBatch] = {}
         for tp in [tp for tp in records if tp.topic in inboxes]:
             fetched = records.pop(tp)
-            if not (
-                active_partitions is None
-                or tp in active_partitions
-                or tp in self._buffered_partitions
-            ):
-                continue  # paused since the fetch: dropped, as Faust's getmany does
+            if not self.still_wanted(tp, active_partitions):
+                continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             batch = batches.setdefault(tp.topic, RecordBatch(generation))
             await self._take_records(tp, fetched, batch)
@@ -95,46 +87,33 @@ class BatchingConsumer(AIOKafkaConsumer):
                 inbox.queue.put_nowait(batch)
                 return
             inbox.taken.clear()
-            await self.wait_first(inbox.taken, self.suspend_flow)
+            await self.wait_first(inbox.taken, self.suspend_flow)  # type: ignore[arg-type]
 
     async def _take_records(self, tp: TP, fetched: Iterable[Any], batch: RecordBatch) -> None:
         """What Faust's drain loop does per record, minus the Message and Event: skip what was
         read already and record offset gaps (transaction markers), so commits can pass them."""
-        read_offset = self._read_offset[tp]
+        read_offset = self.read_offset(tp)
         offsets = batch.offsets.setdefault(tp, [])
         for record in fetched:
             offset = record.offset
             if read_offset is not None and offset < read_offset:
                 continue
             if read_offset and offset - read_offset > 1:
-                await self._add_gap(tp, read_offset + 1, offset)
+                await self.add_gap(tp, read_offset + 1, offset)
             batch.records.append(
                 InputRecord(record.topic, record.partition, offset, record.key, record.value)
             )
             offsets.append(offset)
             read_offset = offset
-        self._read_offset[tp] = read_offset
+        self.set_read_offset(tp, read_offset)
 
     def ack_batch(self, batch: RecordBatch) -> None:
         """`Consumer.ack` for a whole batch: offsets become committable once acked."""
-        with ack_lock:
-            for tp, offsets in batch.offsets.items():
-                committed = self._committed_offset[tp]
-                acked_index = self._acked_index[tp]
-                fresh = [
-                    offset
-                    for offset in offsets
-                    if (committed is None or offset >= committed) and offset not in acked_index
-                ]
-                acked_index.update(fresh)
-                self._acked[tp].extend(fresh)
-                self._n_acked += len(fresh)
-            notify(self._waiting_for_ack)
+        self.ack_offsets(batch.offsets)
 
     async def commit_if_due(self) -> None:
         """Faust commits every `broker_commit_every` acks from its drain loop; same here."""
-        if self._commit_every is not None and self._n_acked >= self._commit_every:
-            self._n_acked = 0
+        if self.take_commit_due():
             await self.commit()
 
     def batch_started(self) -> None:
@@ -149,13 +128,14 @@ class BatchingConsumer(AIOKafkaConsumer):
     async def wait_empty(self) -> None:
         """Before partitions are revoked: the batch an agent is working on finishes first
         (queued ones are cleared by Faust's flow control, and their records fetched again)."""
-        await self.wait_first(self._no_batch_in_flight)  # returns early when stopping
+        # returns early when stopping; mode waits on any event with .wait()
+        await self.wait_first(self._no_batch_in_flight)  # type: ignore[arg-type]
         await super().wait_empty()
 
     async def commit(self, *args: Any, **kwargs: Any) -> bool:
         """Commits happen between batches (Faust's timer would otherwise commit in the middle
         of one): under exactly-once a transaction then holds whole batches."""
-        await self.wait_first(self._no_batch_in_flight)
+        await self.wait_first(self._no_batch_in_flight)  # type: ignore[arg-type]
         return await super().commit(*args, **kwargs)
 
 
@@ -169,19 +149,15 @@ class Inbox:
     taken: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class BatchingApp(faust.App):
+class BatchingApp(InternalsApp):
     """A Faust app whose consumer is a `BatchingConsumer`; agents read `batches(inbox)`."""
 
+    consumer_class = BatchingConsumer
     inboxes: dict[str, Inbox]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.inboxes = {}
-
-    def _new_transport(self) -> Any:
-        transport = super()._new_transport()
-        transport.Consumer = BatchingConsumer
-        return transport
 
     def inbox(self, topics: Iterable[str]) -> Inbox:
         """Where batches of `topics` arrive (one inbox per agent)."""
@@ -201,9 +177,7 @@ class BatchingApp(faust.App):
                 if queued.generation == batch.generation:
                     batch.extend(queued)
             inbox.taken.set()
-            now = monotonic()
-            for tp in batch.offsets:  # what Faust's stream-idle (livelock) check reads
-                self.monitor.stream_inbound_time[tp] = now
+            mark_streams_active(self, batch.offsets, monotonic())
             consumer.batch_started()
             try:
                 yield batch

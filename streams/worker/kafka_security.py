@@ -123,7 +123,7 @@ def faust_credentials(kafka: KafkaConfig) -> CredentialsT | None:
 
 def aiokafka_kwargs(kafka: KafkaConfig) -> dict[str, Any]:
     """aiokafka client settings, derived exactly as Faust derives them from its credentials."""
-    return credentials_to_aiokafka_auth(faust_credentials(kafka))
+    return dict(credentials_to_aiokafka_auth(faust_credentials(kafka)))
 
 
 def kafka_python_kwargs(kafka: KafkaConfig) -> dict[str, Any]:

@@ -60,7 +60,7 @@ _APPLIED, _DUPLICATE, _LATE = Disposition.APPLIED, Disposition.DUPLICATE, Dispos
 
 def _outcome(state: BorrowerState, alerts: list[Alert], disposition: Disposition) -> Outcome:
     """NamedTuple construction without its Python-level __new__: this runs once per event."""
-    return tuple.__new__(Outcome, (state, alerts, disposition))  # type: ignore[return-value]
+    return tuple.__new__(Outcome, (state, alerts, disposition))
 
 
 def _engine_for(config: EngineConfig) -> _Engine:

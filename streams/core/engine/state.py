@@ -160,7 +160,7 @@ class Kind(NamedTuple):
     outcome: str
     code: str  # the attempt's character in the serialised state
     cited: bool  # avoidance or invalid: its id is kept for evidence however old
-    index: int  # position in KINDS
+    index: int  # type: ignore[assignment]  # position in KINDS (shadows tuple.index)
 
 
 class Episode(NamedTuple):
@@ -208,7 +208,7 @@ _cited = itemgetter(Kind._fields.index("cited"))
 
 
 def make_attempt(at_ms: int, kind: Kind, contact_point: str, event_id: str) -> Attempt:
-    return _new(  # type: ignore[no-any-return]
+    return _new(
         Attempt,
         (at_ms, kind.cls, kind.own, kind.tally, kind.channel, kind.outcome, contact_point,
          event_id),
