@@ -32,7 +32,8 @@ POM = Path(__file__).with_name("pom.xml")  # package data: installed with the wh
 
 def user_cache_dir() -> Path:
     """Where the jars are kept between runs: `$XDG_CACHE_HOME/reachwatch/kafka`, else
-    `~/.cache/reachwatch/kafka`, so an installed wheel and every checkout share one copy."""
+    `~/.cache/reachwatch/kafka`, so an installed wheel and every checkout share one copy (and
+    throw-away brokers' dirs go to `brokers/` beside it)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "reachwatch" / "kafka"
 
@@ -219,7 +220,12 @@ def start_local_kafka(
     if java is None:
         raise LocalKafkaError("java is not on PATH; Kafka needs Java 17 or newer")
     owns_work_dir = work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="reachwatch-kafka-")) if work_dir is None else work_dir
+    if work_dir is None:  # a throw-away broker's dirs live beside the jars, removed on stop
+        brokers = cache_dir.parent / "brokers"
+        brokers.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="kafka-", dir=brokers))
+    else:
+        work = work_dir
     work.mkdir(parents=True, exist_ok=True)
     log_dir = work / "data"
     log_file = work / "kafka.log"
