@@ -33,6 +33,6 @@ VOLUME ["/var/lib/reachwatch"]
 USER 10001:10001
 EXPOSE 6066
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('REACHWATCH_WEB__PORT', '6066') + '/', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('REACHWATCH_WEB__PORT', '6066') + '/health/live', timeout=4)"]
 ENTRYPOINT ["reachwatch"]
 CMD ["worker"]

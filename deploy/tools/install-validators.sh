@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the validators tests/unit/test_deploy_files.py runs, into .cache/tools/ (idempotent):
-#   .cache/tools/bin/promtool              from Debian's `prometheus` package (unpacked, not installed:
-#                                          no service, no dependencies; promtool is self-contained)
+# Installs the validators tests/unit/test_deploy_files.py runs, and the Prometheus server
+# tests/integration/test_prometheus.py scrapes a live worker with, into .cache/tools/ (idempotent):
+#   .cache/tools/bin/promtool, prometheus  from Debian's `prometheus` package (unpacked, not
+#                                          installed: no service, no dependencies; both binaries
+#                                          are self-contained)
 #   .cache/tools/bin/kubernetes-validate   from PyPI, in its own venv; bundles the Kubernetes JSON
 #                                          schemas, so validation needs no network
 # Needs: apt-get (with `apt-get update` rights when the package lists are empty) and python3.
@@ -14,7 +16,8 @@ PYTHON="${PYTHON:-python3}"
 mkdir -p "$TOOLS/bin"
 
 install_promtool() {
-    if "$TOOLS/bin/promtool" --version >/dev/null 2>&1; then
+    if "$TOOLS/bin/promtool" --version >/dev/null 2>&1 \
+        && "$TOOLS/bin/prometheus" --version >/dev/null 2>&1; then
         return
     fi
     local work
@@ -26,8 +29,9 @@ install_promtool() {
     fi
     dpkg-deb -x "$work"/prometheus_*.deb "$work/root"
     install -m 0755 "$work/root/usr/bin/promtool" "$TOOLS/bin/promtool"
+    install -m 0755 "$work/root/usr/bin/prometheus" "$TOOLS/bin/prometheus"
     rm -rf "$work"
-    "$TOOLS/bin/promtool" --version | head -n 1
+    "$TOOLS/bin/prometheus" --version | head -n 1
 }
 
 install_kubernetes_validate() {

@@ -41,6 +41,7 @@ from streams.worker.faust_internals import (
 from streams.worker.kafka_security import faust_credentials
 from streams.worker.metrics import FAUST_PREFIX, DomainMetrics
 from streams.worker.startup import StartupError, preflight, rekeyed_topic
+from streams.worker.web import METRICS_PATH, Readiness, add_health_pages, web_settings
 
 BATCH_MAX_EVENTS = 5000  # queued fetches are merged up to this many records
 # A record batch per changelog partition per agent batch (3,500 states of ~0.8 KB need ~0.7 MB
@@ -62,11 +63,19 @@ class BorrowerTable(faust.Table):
 
     partition_of: dict[bytes, int]
     tracked_in: Counter[int]  # borrowers per partition, so the gauge costs O(partitions)
+    recovered: bool  # since the last rebalance: what readiness waits for
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.partition_of = {}
         self.tracked_in = Counter()
+        self.recovered = False
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        self.recovered = False
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
     def remember(self, key: bytes, partition: int) -> None:
         previous = self.partition_of.get(key)
@@ -103,6 +112,7 @@ class BorrowerTable(faust.Table):
         mine = {tp.partition for tp in active_tps if tp.topic == self.changelog_topic_name}
         for key, partition in stored_keys(self.data, mine):
             self.remember(key, partition)
+        self.recovered = True
 
 
 @dataclass
@@ -140,8 +150,10 @@ class Worker:
             consumer_auto_offset_reset="earliest",
             broker_max_poll_records=BATCH_MAX_EVENTS,
             producer_max_batch_size=CHANGELOG_BATCH_BYTES,
+            **web_settings(),
         )
-        setup_prometheus_sensors(self.app, name_prefix=FAUST_PREFIX)
+        setup_prometheus_sensors(self.app, pattern=METRICS_PATH, name_prefix=FAUST_PREFIX)
+        add_health_pages(self.app, self.readiness)
         self.table = BorrowerTable(
             self.app,
             name=TABLE_NAME,
@@ -337,6 +349,13 @@ class Worker:
             )
         metrics.last_event_timestamp_seconds.set(emitted_at_ms / 1000)
         metrics.borrowers_tracked.set(self.table.tracked(self._active_partitions()))
+
+    def readiness(self) -> Readiness:
+        return Readiness(
+            assigned_partitions=len(self._active_partitions()),
+            table_recovered=self.table.recovered,
+            rebalancing=bool(self.app.rebalancing),
+        )
 
     def _active_partitions(self) -> set[int]:
         """Partitions this worker processes now (standby replicas fill the table too)."""

@@ -23,6 +23,7 @@ from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry
 
 from streams.worker.metrics import FAUST_PREFIX, METRIC_NAMES
+from streams.worker.web import LIVENESS_PATH, READINESS_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -250,8 +251,9 @@ def test_statefulset_runs_safely() -> None:
     assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["data"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts["data"] == "/var/lib/reachwatch"
-    assert container["readinessProbe"]["httpGet"] == {"path": "/metrics", "port": "web"}
-    assert container["livenessProbe"]["httpGet"]["port"] == "web"
+    assert container["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": "web"}
+    assert container["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": "web"}
+    assert container["startupProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": "web"}
     env = {e["name"]: e for e in container["env"]}
     assert env["REACHWATCH_CONFIG"]["value"] == "/etc/reachwatch/rules.toml"
     secret = env["REACHWATCH_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
@@ -287,6 +289,7 @@ def test_dockerfile_is_multi_stage_non_root_and_healthchecked() -> None:
     (healthcheck,) = [args for kind, args in instructions if kind == "HEALTHCHECK"]
     assert "urllib.request" in healthcheck
     assert "REACHWATCH_WEB__PORT" in healthcheck
+    assert f"'{LIVENESS_PATH}'" in healthcheck
     assert ("ENTRYPOINT", '["reachwatch"]') in instructions
     assert ("CMD", '["worker"]') in instructions
     assert ("VOLUME", '["/var/lib/reachwatch"]') in instructions
@@ -326,6 +329,8 @@ def test_compose_stack_is_wired() -> None:
     assert all(
         w["depends_on"]["topics"]["condition"] == "service_completed_successfully" for w in workers
     )
+    for worker in workers:
+        assert f"{READINESS_PATH}'" in " ".join(worker["healthcheck"]["test"])
     data_volumes = [w["volumes"][0].split(":") for w in workers]
     assert len({volume for volume, _ in data_volumes}) == 2
     assert {path for _, path in data_volumes} == {"/var/lib/reachwatch"}
