@@ -139,6 +139,13 @@ class KafkaConfig:
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # Group liveness: how soon the group notices a dead worker and hands its partitions on.
+    session_timeout_ms: int = 6 * SECOND_MS
+    heartbeat_interval_ms: int = 1 * SECOND_MS
+    # Static membership: a worker restarted with the same id within the session timeout gets its
+    # partitions back without a rebalance. Unique per worker (the pod name in the StatefulSet).
+    group_instance_id: str | None = None
+    standby_replicas: int = 1  # other workers keeping a warm copy of each table partition
 
 
 @dataclass(frozen=True, slots=True)

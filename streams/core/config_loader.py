@@ -393,6 +393,7 @@ BROKER = re.compile(rf"(?:kafka://)?{HOST_PORT}(?:[;,](?:kafka://)?{HOST_PORT})*
 TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 BROKER_TEXT = Text(BROKER, "a broker address like kafka://127.0.0.1:9092 (several: ;-separated)")
 TOPIC_TEXT = Text(TOPIC, "a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)")
+INSTANCE_ID_TEXT = Text(TOPIC, "a group instance id (letters, digits, '.', '_', '-'; at most 249)")
 COUNT = Integer(1)
 
 
@@ -427,6 +428,9 @@ class Section:
 SASL_KEYS = ("sasl_mechanism", "sasl_username", "sasl_password")
 SSL_KEYS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
 TOPIC_KEYS = ("call_topic", "repayment_topic", "alert_topic", "dead_letter_topic")
+# What Kafka brokers accept by default (group.min/max.session.timeout.ms); a JoinGroup outside
+# is refused with INVALID_SESSION_TIMEOUT, which the worker would only retry.
+SESSION_TIMEOUT_RANGE_MS = (6 * SECOND_MS, 30 * MINUTE_MS)
 
 
 def kafka_checks(kafka: KafkaConfig) -> Fix:
@@ -446,6 +450,27 @@ def kafka_checks(kafka: KafkaConfig) -> Fix:
         for earlier in TOPIC_KEYS[:index]:
             if getattr(kafka, earlier) == getattr(kafka, later):
                 yield later, f"is the same topic as {earlier}"
+    yield from liveness_checks(kafka)
+
+
+def liveness_checks(kafka: KafkaConfig) -> Fix:
+    """The session timeout within what brokers accept; heartbeats often enough that one lost
+    heartbeat does not end a session (Kafka's advice: at most a third of it)."""
+    session, heartbeat = kafka.session_timeout_ms, kafka.heartbeat_interval_ms
+    low, high = SESSION_TIMEOUT_RANGE_MS
+    if not low <= session <= high:
+        yield (
+            "session_timeout",
+            f"{format_duration(session)} is outside what Kafka brokers accept by default "
+            f"({format_duration(low)} to {format_duration(high)}, "
+            "group.min/max.session.timeout.ms)",
+        )
+    if 3 * heartbeat > session:
+        yield (
+            "heartbeat_interval",
+            f"{format_duration(heartbeat)} is more than a third of session_timeout "
+            f"({format_duration(session)}): one lost heartbeat could end the session",
+        )
 
 
 def settings_checks(settings: Settings) -> Fix:
@@ -526,6 +551,10 @@ SCHEMA = Section(
                 "ssl_cafile": OPTIONAL_TEXT,
                 "ssl_certfile": OPTIONAL_TEXT,
                 "ssl_keyfile": OPTIONAL_TEXT,
+                "session_timeout": Key(Duration(), "session_timeout_ms"),
+                "heartbeat_interval": Key(Duration(), "heartbeat_interval_ms"),
+                "group_instance_id": Key(INSTANCE_ID_TEXT, optional=True),
+                "standby_replicas": Key(Integer(0)),
             },
         ),
         "web": Section(WebConfig, keys={"port": Key(Integer(1, 65535)), "bind": Key(Text())}),

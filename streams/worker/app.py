@@ -48,6 +48,7 @@ BATCH_MAX_EVENTS = 5000  # queued fetches are merged up to this many records
 # a partition): below Kafka's 1 MiB default message.max.bytes and max.request.size.
 CHANGELOG_BATCH_BYTES = 512 * 1024
 DEFAULT_EVICTION_SWEEP_S = 30.0
+FAUST_REQUEST_TIMEOUT_S = 90.0  # Faust's default
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
 TABLE_NAME = "borrowers"
 # (key, state bytes or None for a tombstone) per changelog partition
@@ -149,6 +150,12 @@ class Worker:
             web_bind=self.settings.web.bind,
             consumer_auto_offset_reset="earliest",
             broker_max_poll_records=BATCH_MAX_EVENTS,
+            broker_session_timeout=kafka.session_timeout_ms / 1000,
+            broker_heartbeat_interval=kafka.heartbeat_interval_ms / 1000,
+            # Faust refuses a request timeout shorter than the session timeout.
+            broker_request_timeout=max(FAUST_REQUEST_TIMEOUT_S, kafka.session_timeout_ms / 1000),
+            consumer_group_instance_id=kafka.group_instance_id,
+            table_standby_replicas=kafka.standby_replicas,
             producer_max_batch_size=CHANGELOG_BATCH_BYTES,
             **web_settings(),
         )

@@ -26,7 +26,6 @@ from tests.support.pipeline import Deployment, RunningWorker
 
 EVENTS = 40_000
 JOIN_EVENTS = 150_000
-SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
 
 
 def call_attempts(count: int, borrowers: int = 2_000) -> list[Record]:
@@ -89,8 +88,7 @@ def backlog_then(deployment: Deployment, records: list[Record], share: float) ->
     """Produce the whole backlog, start a worker, return it once it consumed `share` of it."""
     produce(deployment.bootstrap, deployment.call_topic,
             [(r.key.encode(), r.value) for r in records])  # fmt: skip
-    # The group waits a session timeout for a killed member (Faust's default: 60 s).
-    first = deployment.start_worker("first", env=SHORT_SESSION)
+    first = deployment.start_worker("first")
     deadline = time.monotonic() + 120
     while first.consumed() < max(1, share * len(records)):
         assert first.process.poll() is None, deployment.logs()

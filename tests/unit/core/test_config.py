@@ -213,6 +213,13 @@ CASES = [
         "alert_topic",
         "same topic as call_topic",
     ),
+    ("kafka", "session_timeout = '5s'", "session_timeout", "outside what Kafka brokers accept"),
+    ("kafka", "session_timeout = '1h'", "session_timeout", "6s to 30m"),
+    ("kafka", "session_timeout = 10", "session_timeout", "10 is not a duration like 72h"),
+    ("kafka", "heartbeat_interval = '3s'", "heartbeat_interval", "more than a third of"),
+    ("kafka", "heartbeat_interval = '0s'", "heartbeat_interval", "must be longer than zero"),
+    ("kafka", "group_instance_id = 'pod 0'", "group_instance_id", "is not a group instance id"),
+    ("kafka", "standby_replicas = -1", "standby_replicas", "must be at least 0, got -1"),
     ("web", "port = 70000", "port", "must be at most 65535, got 70000"),
     ("engine", "grace = 3600", "grace", "3600 is not a duration like 72h"),
     ("engine", "default_timezone = 'Mars/Base'", "default_timezone", "not an IANA time zone"),
@@ -373,6 +380,24 @@ def test_environment_overrides_kafka_and_web_with_types(write: Write) -> None:
     assert loaded.kafka.broker == "kafka://env-1:9092;kafka://env-2:9092"
     assert (loaded.kafka.partitions, loaded.kafka.repartition) == (24, True)
     assert loaded.web.port == 9100
+
+
+def test_environment_sets_group_liveness(write: Write) -> None:
+    env = {
+        "REACHWATCH_KAFKA__SESSION_TIMEOUT": "10s",
+        "REACHWATCH_KAFKA__HEARTBEAT_INTERVAL": "2s",
+        "REACHWATCH_KAFKA__GROUP_INSTANCE_ID": "reachwatch-1",
+        "REACHWATCH_KAFKA__STANDBY_REPLICAS": "0",
+    }
+    kafka = load_settings(write("[kafka]\nsession_timeout = '30s'"), env).kafka
+    assert (kafka.session_timeout_ms, kafka.heartbeat_interval_ms) == (10_000, 2_000)
+    assert (kafka.group_instance_id, kafka.standby_replicas) == ("reachwatch-1", 0)
+
+
+def test_group_instance_id_is_unset_unless_given() -> None:
+    assert load_settings(None, {}).kafka.group_instance_id is None
+    env = {"REACHWATCH_KAFKA__GROUP_INSTANCE_ID": ""}
+    assert load_settings(None, env).kafka.group_instance_id is None
 
 
 def test_environment_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -195,18 +194,38 @@ def test_offsets_are_committed_between_batches_never_during_one(
     assert committed == [0]
 
 
-def test_worker_agents_crash_the_worker_instead_of_restarting() -> None:
-    """A failed batch stays unacked; an agent restarted in place would ack later batches and
-    a commit could pass the failed one."""
+LIVENESS_ENV = {
+    "REACHWATCH_KAFKA__REPARTITION": "true",
+    "REACHWATCH_KAFKA__SESSION_TIMEOUT": "2m",
+    "REACHWATCH_KAFKA__HEARTBEAT_INTERVAL": "5s",
+    "REACHWATCH_KAFKA__GROUP_INSTANCE_ID": "w-7",
+    "REACHWATCH_KAFKA__STANDBY_REPLICAS": "2",
+}
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Worker]:
+    """One Worker per process: Faust's Prometheus sensor registers in the global registry."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        settings = load_settings(None, env={})
-        settings = replace(settings, kafka=replace(settings.kafka, repartition=True))
-        worker = Worker(settings, partitions=4, metrics=DomainMetrics(CollectorRegistry()))
-        agents = list(worker.app.agents.values())
-        assert len(agents) == 2  # the repartition step and the engine
-        assert all(agent.supervisor_strategy is CrashingSupervisor for agent in agents)
+        settings = load_settings(None, env=LIVENESS_ENV)
+        yield Worker(settings, partitions=4, metrics=DomainMetrics(CollectorRegistry()))
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+
+
+def test_worker_agents_crash_the_worker_instead_of_restarting(worker: Worker) -> None:
+    """A failed batch stays unacked; an agent restarted in place would ack later batches and
+    a commit could pass the failed one."""
+    agents = list(worker.app.agents.values())
+    assert len(agents) == 2  # the repartition step and the engine
+    assert all(agent.supervisor_strategy is CrashingSupervisor for agent in agents)
+
+
+def test_worker_hands_group_liveness_to_faust(worker: Worker) -> None:
+    conf = worker.app.conf
+    assert (conf.broker_session_timeout, conf.broker_heartbeat_interval) == (120.0, 5.0)
+    assert conf.broker_request_timeout >= conf.broker_session_timeout
+    assert (conf.consumer_group_instance_id, conf.table_standby_replicas) == ("w-7", 2)
