@@ -6,6 +6,10 @@
 #                                          are self-contained)
 #   .cache/tools/bin/kubernetes-validate   from PyPI, in its own venv; bundles the Kubernetes JSON
 #                                          schemas, so validation needs no network
+#   chromium                               Debian's `chromium` package, installed system-wide (it
+#                                          needs its shared libraries); the downloaded .debs are
+#                                          kept in .cache/tools/apt-archives for the next install.
+#                                          tests/unit/tools/test_backtest_html.py renders a report in it
 # Needs: apt-get (with `apt-get update` rights when the package lists are empty) and python3.
 set -euo pipefail
 
@@ -47,5 +51,20 @@ install_kubernetes_validate() {
     echo "kubernetes-validate $("$venv/bin/kubernetes-validate" --version)"
 }
 
+install_chromium() {
+    if chromium --version >/dev/null 2>&1; then
+        return
+    fi
+    local archives="$TOOLS/apt-archives"
+    mkdir -p "$archives/partial"
+    local apt=(apt-get -y -qq --no-install-recommends -o "Dir::Cache::archives=$archives")
+    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install chromium >/dev/null 2>&1; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${apt[@]}" install chromium >/dev/null
+    fi
+    chromium --version
+}
+
 install_promtool
 install_kubernetes_validate
+install_chromium

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from streams.core.events import OUTCOME_CLASS, OutcomeClass
+
 SECOND_MS = 1_000
 MINUTE_MS = 60 * SECOND_MS
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+
+# The outcomes of the contact class (answered, replied) and all the others, in OUTCOME_CLASS order:
+# the out-of-the-box answer to "was the borrower reached?".
+CONTACT_OUTCOMES: tuple[str, ...] = tuple(
+    o for o, c in OUTCOME_CLASS.items() if c is OutcomeClass.CONTACT
+)
+NON_CONTACT_OUTCOMES: tuple[str, ...] = tuple(
+    o for o, c in OUTCOME_CLASS.items() if c is not OutcomeClass.CONTACT
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +35,16 @@ class SeverityLevel:
 
 @dataclass(frozen=True, slots=True)
 class ConsecutiveUnansweredConfig:
+    """`reached_outcomes` end the run, `unanswered_outcomes` extend it, any other outcome leaves
+    it as it is. These two also define the run the third-party gate counts."""
+
     enabled: bool = True
     levels: tuple[SeverityLevel, ...] = (
         SeverityLevel(5, "warning"),
         SeverityLevel(10, "critical"),
     )
+    reached_outcomes: tuple[str, ...] = CONTACT_OUTCOMES
+    unanswered_outcomes: tuple[str, ...] = NON_CONTACT_OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +73,13 @@ class ContactInfoInvalidConfig:
 
 @dataclass(frozen=True, slots=True)
 class AllChannelsFailedConfig:
+    """An own attempt with one of `reached_outcomes` in the window means the borrower was
+    reached; every other own attempt counts as its channel tried."""
+
     enabled: bool = True
     window_ms: int = 7 * DAY_MS
     min_channels: int = 3
+    reached_outcomes: tuple[str, ...] = CONTACT_OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)

@@ -351,12 +351,12 @@ class Levels(Check):
         return f"[{', '.join(steps)}]"
 
 
-class InvalidOutcomes(Check):
-    """Outcomes of the `invalid` class that prove contact data stale on their own."""
+@dataclass(frozen=True, slots=True)
+class Outcomes(Check):
+    """A list of outcome names, optionally restricted to one outcome class."""
 
-    ALLOWED: ClassVar[tuple[str, ...]] = tuple(
-        o for o, c in OUTCOME_CLASS.items() if c is OutcomeClass.INVALID
-    )
+    only: OutcomeClass | None = None
+    allow_empty: bool = True
 
     def parse(self, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list):
@@ -371,19 +371,33 @@ class InvalidOutcomes(Check):
                         f"{show(item)} is not an outcome" + suggestion(str(item), OUTCOME_CLASS),
                     )
                 )
-            elif outcome_class is not OutcomeClass.INVALID:
+            elif self.only is not None and outcome_class is not self.only:
+                allowed = (o for o, c in OUTCOME_CLASS.items() if c is self.only)
                 issues.append(
                     (
                         f"[{index}]",
-                        f"{show(item)} is a {outcome_class} outcome; only invalid outcomes "
-                        f"({', '.join(self.ALLOWED)}) can be immediate",
+                        f"{show(item)} is a {outcome_class} outcome; only {self.only} outcomes "
+                        f"({', '.join(allowed)}) are allowed here",
                     )
                 )
         if not issues and len(set(value)) != len(value):
             issues.append(("", "lists an outcome more than once"))
+        if not issues and not value and not self.allow_empty:
+            issues.append(("", "must name at least one outcome"))
         if issues:
             raise Invalid.of(issues)
         return tuple(value)
+
+
+def run_outcome_checks(config: ConsecutiveUnansweredConfig) -> Fix:
+    """An outcome cannot both end the run and extend it."""
+    both = [o for o in config.unanswered_outcomes if o in config.reached_outcomes]
+    if both:
+        yield (
+            "unanswered_outcomes",
+            f"{', '.join(both)} also in reached_outcomes; an outcome either ends the run "
+            "or extends it",
+        )
 
 
 # --- the schema -------------------------------------------------------------------------------
@@ -512,12 +526,15 @@ def assemble_settings(**parts: Any) -> Settings:
     )
 
 
-def rule(build: Callable[..., Any], **keys: Key) -> Section:
+def rule(
+    build: Callable[..., Any], checks: tuple[Callable[[Any], Fix], ...] = (), **keys: Key
+) -> Section:
     """A `[rules.<name>]` table: every rule can be switched off with `enabled = false`."""
-    return Section(build, {"enabled": Key(Boolean()), **keys})
+    return Section(build, {"enabled": Key(Boolean()), **keys}, checks=checks)
 
 
 WINDOW = Key(Duration(), "window_ms")
+REACHED = Key(Outcomes(allow_empty=False))
 OPTIONAL_TEXT = Key(Text(), optional=True)
 
 SCHEMA = Section(
@@ -577,7 +594,13 @@ SCHEMA = Section(
             item="rule",
             attr="engine.rules",
             children={
-                "consecutive_unanswered": rule(ConsecutiveUnansweredConfig, levels=Key(Levels())),
+                "consecutive_unanswered": rule(
+                    ConsecutiveUnansweredConfig,
+                    checks=(run_outcome_checks,),
+                    levels=Key(Levels()),
+                    reached_outcomes=REACHED,
+                    unanswered_outcomes=Key(Outcomes(allow_empty=False)),
+                ),
                 "low_contact_rate": rule(
                     LowContactRateConfig,
                     window=WINDOW,
@@ -591,12 +614,13 @@ SCHEMA = Section(
                     ContactInfoInvalidConfig,
                     window=WINDOW,
                     min_invalid=Key(COUNT),
-                    immediate_outcomes=Key(InvalidOutcomes()),
+                    immediate_outcomes=Key(Outcomes(OutcomeClass.INVALID)),
                 ),
                 "all_channels_failed": rule(
                     AllChannelsFailedConfig,
                     window=WINDOW,
                     min_channels=Key(Integer(1, len(CHANNELS))),
+                    reached_outcomes=REACHED,
                 ),
                 "unreachable_while_overdue": rule(
                     UnreachableWhileOverdueConfig, min_days_past_due=Key(COUNT)

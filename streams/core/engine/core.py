@@ -25,7 +25,15 @@ from streams.core.config import EngineConfig
 from streams.core.engine.alert import Alert
 from streams.core.engine.rules import Rule, build_rules, retention_ms
 from streams.core.engine.rules.base import Evaluation
-from streams.core.engine.state import CONTACT, KINDS, BorrowerState, Loan, kind_of
+from streams.core.engine.state import (
+    KINDS,
+    RUN_EXTENDS,
+    RUN_KEEPS,
+    BorrowerState,
+    Loan,
+    kind_of,
+    run_steps,
+)
 from streams.core.events import CallAttempt, Repayment
 
 MAX_LOANS = 32
@@ -52,6 +60,7 @@ class _Engine(NamedTuple):
     enabled: frozenset[str]
     retention_ms: int
     max_attempts: int
+    run_steps: tuple[int, ...]  # by Kind.index: what the attempt does to `BorrowerState.run`
 
 
 _engines: dict[int, tuple[EngineConfig, _Engine]] = {}
@@ -74,6 +83,10 @@ def _engine_for(config: EngineConfig) -> _Engine:
             enabled=frozenset(rule.name for rule in rules),
             retention_ms=retention_ms(config),
             max_attempts=max(1, config.max_attempts_kept),
+            run_steps=run_steps(
+                config.rules.consecutive_unanswered.reached_outcomes,
+                config.rules.consecutive_unanswered.unanswered_outcomes,
+            ),
         )
         if len(_engines) >= 64:
             _engines.clear()
@@ -113,7 +126,7 @@ def _apply_attempt(
     state.insert(position, at_ms, kind, point, event.event_id)
     run_before = state.run
     if kind.own:
-        _update_run(state, position)
+        _update_run(state, position, engine.run_steps)
     if event.borrower_tz:
         state.timezone = event.borrower_tz
     position -= _advance(state, at_ms, config, engine)
@@ -123,20 +136,23 @@ def _apply_attempt(
     return _outcome(state, ev.alerts, _APPLIED)
 
 
-def _update_run(state: BorrowerState, position: int) -> None:
-    """Keep `run` = own attempts without contact after the newest own contact."""
+def _update_run(state: BorrowerState, position: int, steps: tuple[int, ...]) -> None:
+    """Keep `run` = own unanswered attempts after the newest own attempt that reached."""
+    step = steps[state.kinds[position].index]
+    if step == RUN_KEEPS:
+        return
     at_ms = state.times[position]
     last_contact = state.last_contact_ms
     if last_contact is not None and at_ms < last_contact:
         return  # a late attempt from before the newest contact: the current run is unchanged
-    if state.kinds[position].cls != CONTACT:
+    if step == RUN_EXTENDS:
         state.run += 1
         if state.run_start_ms is None or at_ms < state.run_start_ms:
             state.run_start_ms = at_ms
         return
     state.last_contact_ms = at_ms
     later = zip(state.times[position + 1 :], state.kinds[position + 1 :], strict=True)
-    after = [t for t, kind in later if kind.own]  # all non-contact: see above
+    after = [t for t, kind in later if steps[kind.index] == RUN_EXTENDS]  # none reached: above
     state.run = len(after)
     state.run_start_ms = after[0] if after else None
 

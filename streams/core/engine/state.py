@@ -195,6 +195,27 @@ _KIND_OF: dict[tuple[str, str, bool], Kind] = {
 }
 
 
+def own_outcome_flags(outcomes: tuple[str, ...]) -> tuple[bool, ...]:
+    """By `Kind.index`: True for the borrower's own attempts with one of `outcomes` (a rule's
+    outcome setting compiled once, read with one index per attempt)."""
+    wanted = frozenset(outcomes)
+    return tuple(kind.own and kind.outcome in wanted for kind in KINDS)
+
+
+# What an own attempt does to `BorrowerState.run` (see `run_steps`).
+RUN_KEEPS, RUN_EXTENDS, RUN_ENDS = range(3)
+
+
+def run_steps(reached: tuple[str, ...], unanswered: tuple[str, ...]) -> tuple[int, ...]:
+    """By `Kind.index`: RUN_ENDS for an own attempt with a reached outcome, RUN_EXTENDS for one
+    with an unanswered outcome, RUN_KEEPS otherwise (emergency contacts included)."""
+    ends, extends = own_outcome_flags(reached), own_outcome_flags(unanswered)
+    return tuple(
+        RUN_ENDS if end else RUN_EXTENDS if extend else RUN_KEEPS
+        for end, extend in zip(ends, extends, strict=True)
+    )
+
+
 def kind_of(channel: str, outcome: str, contact_point: str) -> Kind:
     """Valid events only: channel and outcome are known enum values."""
     return _KIND_OF[channel, outcome, contact_point != EMERGENCY_CONTACT_POINT]
@@ -227,8 +248,9 @@ class BorrowerState:
     `ids`): windows bisect `times` directly, and (de)serialising a column is a C-level map
     rather than a Python loop per attempt.
 
-    `run` counts the borrower's own attempts without contact since `last_contact_ms` (the newest
-    own contact, ever); it is exact even when the run is longer than the attempt buffer.
+    `run` counts the borrower's own unanswered attempts since `last_contact_ms` (the newest own
+    attempt that reached the borrower, ever); which outcomes reach and which go unanswered is
+    the config's (`run_steps`). It is exact even when the run is longer than the attempt buffer.
     `policy_fired` holds the (violation kind, local day number) pairs contact_policy already
     raised, pruned to the days a non-late event can still fall on.
     """

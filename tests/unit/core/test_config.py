@@ -127,6 +127,31 @@ def test_partial_file_overrides_only_its_keys(write: Write) -> None:
     assert loaded.kafka == Settings().kafka
 
 
+def test_outcome_settings_load_and_change_the_version(write: Write) -> None:
+    loaded = load_settings(
+        write(
+            """
+            [rules.consecutive_unanswered]
+            reached_outcomes = ["answered", "replied", "read"]
+            unanswered_outcomes = ["no_answer", "busy", "powered_off"]
+            [rules.all_channels_failed]
+            reached_outcomes = ["answered", "replied", "read", "delivered"]
+            """
+        ),
+        {},
+    )
+    rules = loaded.engine.rules
+    assert rules.consecutive_unanswered.reached_outcomes == ("answered", "replied", "read")
+    assert rules.consecutive_unanswered.unanswered_outcomes == ("no_answer", "busy", "powered_off")
+    assert rules.all_channels_failed.reached_outcomes == (
+        "answered",
+        "replied",
+        "read",
+        "delivered",
+    )
+    assert loaded.engine.version != load_settings(None, {}).engine.version
+
+
 def test_equal_quiet_hours_switch_quiet_hours_off(write: Write) -> None:
     """As the engine reads them: [start, end) is empty, the other policy checks stay on."""
     path = write("[rules.contact_policy]\nquiet_hours_start = '09:00'\nquiet_hours_end = '09:00'")
@@ -260,6 +285,21 @@ CASES = [
         INVALID,
         "immediate_outcomes = ['bounced', 'bounced']",
         "immediate_outcomes",
+        "more than once",
+    ),
+    (LEVELS, "reached_outcomes = []", "reached_outcomes", "at least one outcome"),
+    (LEVELS, "unanswered_outcomes = ['reed']", "unanswered_outcomes[0]", "did you mean read?"),
+    (LEVELS, "reached_outcomes = 'read'", "reached_outcomes", "must be an array"),
+    (
+        LEVELS,
+        "reached_outcomes = ['answered', 'read']\nunanswered_outcomes = ['no_answer', 'read']",
+        "unanswered_outcomes",
+        "read also in reached_outcomes",
+    ),
+    (
+        "rules.all_channels_failed",
+        "reached_outcomes = ['answered', 'answered']",
+        "reached_outcomes",
         "more than once",
     ),
     (POLICY, "quiet_hours_start = '25:00'", "quiet_hours_start", "not a time of day like 22:00"),

@@ -38,7 +38,10 @@ def build_rules(config: EngineConfig) -> tuple[Rule, ...]:
         (rules.low_contact_rate.enabled, LowContactRate(rules.low_contact_rate)),
         (rules.active_avoidance.enabled, ActiveAvoidance(rules.active_avoidance)),
         (rules.contact_info_invalid.enabled, ContactInfoInvalid(rules.contact_info_invalid)),
-        (rules.all_channels_failed.enabled, AllChannelsFailed(rules.all_channels_failed)),
+        (
+            rules.all_channels_failed.enabled,
+            AllChannelsFailed(rules.all_channels_failed, rules.consecutive_unanswered),
+        ),
         (
             rules.unreachable_while_overdue.enabled,
             UnreachableWhileOverdue(rules.unreachable_while_overdue),

@@ -4,7 +4,8 @@ The rule follows `BorrowerState.run` (exact, not windowed): it is open while the
 above the first level, escalates when the run reaches a higher level, and resolves when a contact
 breaks the run below the first level. With in-order events that is "resolves on any contact"; a
 late contact only resolves the episode if it really splits the run below the threshold.
-The level never drops inside an episode.
+The level never drops inside an episode. What counts as a contact (`reached_outcomes`) and what
+as unanswered (`unanswered_outcomes`) is configured; other outcomes neither extend nor end a run.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from __future__ import annotations
 from streams.core.config import ConsecutiveUnansweredConfig
 from streams.core.engine.alert import format_time
 from streams.core.engine.rules.base import Evaluation, Rule, contact_phrase, evidence
-from streams.core.engine.state import CONTACT, Episode, Kind, channels_used
+from streams.core.engine.state import RUN_ENDS, RUN_EXTENDS, Episode, Kind, channels_used, run_steps
 
 
 class ConsecutiveUnanswered(Rule):
     name = "consecutive_unanswered"
-    __slots__ = ("_first", "_levels")
+    __slots__ = ("_first", "_levels", "_steps")
 
     def __init__(self, config: ConsecutiveUnansweredConfig) -> None:
         self._levels = tuple(sorted(config.levels, key=lambda level: level.at))
         self._first = self._levels[0].at if self._levels else 1 << 62
+        self._steps = run_steps(config.reached_outcomes, config.unanswered_outcomes)
 
     def reacts_to(self, kind: Kind) -> bool:
         return kind.own
@@ -63,12 +65,13 @@ class ConsecutiveUnanswered(Rule):
 
     def _run_indices(self, ev: Evaluation) -> list[int]:
         """Buffer indices of the current run (the buffer may hold only its newest part)."""
-        kinds = ev.state.kinds
+        kinds, steps = ev.state.kinds, self._steps
         indices: list[int] = []
         for i in range(len(kinds) - 1, -1, -1):
-            if kinds[i].own:
-                if kinds[i].cls == CONTACT:
-                    break
+            step = steps[kinds[i].index]
+            if step == RUN_ENDS:
+                break
+            if step == RUN_EXTENDS:
                 indices.append(i)
         indices.reverse()
         return indices
