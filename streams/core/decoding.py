@@ -3,9 +3,9 @@
 Bad input must never stop the worker and must never vanish: every decode returns either an event or
 a `Rejection` that the shell turns into a dead letter (`streams.core.deadletter`). The checks mirror
 `schemas/call_attempt.v1.json` and `schemas/repayment.v1.json` one for one, and
-`tests/unit/test_decoding_agreement.py` holds them to that. They are written by hand rather than run
-through a generic validator because the hot path has a budget of a few microseconds per event and
-because a producer needs to be told *which* rule it broke, in a sentence."""
+`tests/unit/core/test_decoding_agreement.py` holds them to that. They are written by hand rather
+than run through a generic validator because they run once per event on the hot path and because
+a producer needs to be told *which* rule it broke, in a sentence."""
 
 from __future__ import annotations
 

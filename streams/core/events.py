@@ -1,4 +1,4 @@
-"""Input event models and the outcome taxonomy of docs/design.md.
+"""Input event models and the outcome taxonomy (docs/design.md, "Events and outcomes").
 
 Events are decoded once at the edge (see `streams.core.decoding`) into these small frozen
 records; everything downstream, the engine included, works on them and never on raw JSON.

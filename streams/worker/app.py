@@ -1,12 +1,13 @@
 """The Faust worker: one agent over both input topics, state in a changelog-backed Table.
 
-Faust's per-event stream machinery costs ~100 µs and every changelog send ~180 µs (docs/design.md),
-so the agent works on whole fetches (`streams.worker.batching`): the pure `BatchProcessor` decides
-everything for the batch, then this shell writes each touched borrower's state once, sends one
-changelog message per borrower per batch, and publishes alerts and dead letters in order. Faust
-refuses table writes outside per-event iteration, so batch writes go to `table.data` with a current
-event naming the right partition (the RocksDB store reads it), and the changelog messages are
-produced explicitly (see `Worker._publish`)."""
+Faust's per-event stream and its one changelog send per table update cost more than the work
+itself (docs/design.md, "The worker: whole fetches around Faust's stream"; figures in
+docs/performance.md), so the agent works on whole fetches (`streams.worker.batching`): the pure
+`BatchProcessor` decides everything for the batch, then this shell writes each touched borrower's
+state once, sends one changelog message per borrower per batch, and publishes alerts and dead
+letters in order. Faust refuses table writes outside per-event iteration, so batch writes go to
+`table.data` with a current event naming the right partition (the RocksDB store reads it), and
+the changelog messages are produced explicitly (see `Worker._publish`)."""
 
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ from streams.worker.startup import StartupError, preflight, rekeyed_topic
 from streams.worker.web import METRICS_PATH, Readiness, add_health_pages, web_settings
 
 BATCH_MAX_EVENTS = 5000  # queued fetches are merged up to this many records
-# A record batch per changelog partition per agent batch (3,500 states of ~0.8 KB need ~0.7 MB
-# a partition): below Kafka's 1 MiB default message.max.bytes and max.request.size.
+# A record batch per changelog partition per agent batch, split at this size: below Kafka's 1 MiB
+# default message.max.bytes and max.request.size, with room for a state well above its usual size.
 CHANGELOG_BATCH_BYTES = 512 * 1024
 DEFAULT_EVICTION_SWEEP_S = 30.0
 FAUST_REQUEST_TIMEOUT_S = 90.0  # Faust's default
@@ -294,7 +295,7 @@ class Worker:
 
     async def _publish_changelog(self, by_partition: ChangelogRecords) -> list[Awaitable[Any]]:
         """Under at-least-once a partition's changelog messages go to the producer as record
-        batches (~2 µs a message instead of ~20 µs through `send`); a delivery's offset is then
+        batches (far cheaper per message than `send`); a delivery's offset is then
         its batch's first, which only makes a reopened RocksDB store replay a little more."""
         changelog = self.table.changelog_topic
         if not self.direct_sends:
@@ -323,8 +324,9 @@ class Worker:
     ) -> Awaitable[Any]:
         """Queue one output message; returns its delivery.
 
-        Under at-least-once it goes straight to the producer: Faust's topic path measured ~280
-        µs a message here, and the consumer flushes the producer before every offset commit.
+        Under at-least-once it goes straight to the producer: Faust's topic path costs more per
+        message than the batch's own work, and the consumer flushes the producer before every
+        offset commit anyway.
         Under exactly-once it goes through the topic, i.e. Faust's transaction manager, which
         puts a changelog message (co-partitioned with its source) into the source partition's
         transaction. Alerts and dead letters are delivered at least once either way; their
@@ -369,8 +371,9 @@ class Worker:
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic in self.kinds}
 
     async def _sweep_idle(self) -> None:
-        """Delete idle borrowers' state a slice at a time (docs/design.md, "State"), only on
-        partitions this worker owns, and never while a batch is between load and write."""
+        """Delete idle borrowers' state a slice at a time (docs/design.md, "State: format, bounds
+        and eviction"), only on partitions this worker owns, and never while a batch is between
+        load and write."""
         active = self._active_partitions()
         self.watermark_ms = {p: w for p, w in self.watermark_ms.items() if p in active}
         partition_of = self.table.partition_of
@@ -399,9 +402,9 @@ class Worker:
 
 
 async def _freeze_startup_objects() -> None:
-    """Start-up leaves ~100,000 long-lived objects (Faust, aiokafka, modules) that every full
-    garbage collection would scan again: ~40 ms pauses, seen in the event→alert p99. Frozen,
-    they are left out of collections."""
+    """Start-up leaves many long-lived objects (Faust, aiokafka, modules) that every full
+    garbage collection would scan again, pausing the agent long enough to show in the event→alert
+    p99 (docs/performance.md). Frozen, they are left out of collections."""
     gc.freeze()
 
 

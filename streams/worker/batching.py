@@ -1,8 +1,8 @@
 """Fetch-sized batches for Faust agents, past Faust's per-record stream path.
 
 Faust turns every fetched record into a Message, an Event, a queue hand-off, a stream step and an
-ack: ~100 µs a record (docs/design.md), which capped the worker at ~2,000 events/s here while
-decode, engine and state need ~40 µs. `BatchingConsumer` hands all records of one fetch for a
+ack, which per record cost more than decode, engine and state together (docs/performance.md) and
+capped the worker's throughput. `BatchingConsumer` hands all records of one fetch for a
 batched topic to its agent's inbox as one `RecordBatch`, and the agent acks the batch's offsets in
 one step when it is done. Everything else keeps Faust's own path: group membership and assignment,
 offset commits, rebalance flow control, table changelogs and recovery.

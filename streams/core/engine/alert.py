@@ -36,7 +36,7 @@ def format_time(ms: int) -> str:
     """RFC 3339 in UTC with millisecond precision, e.g. 2026-11-29T09:00:00.000Z.
 
     Several per alert: the date part is cached per day and the time of day is integer
-    arithmetic, about five times cheaper than datetime and strftime."""
+    arithmetic, rather than a datetime and strftime each time."""
     if not -_EXACT_MS <= ms < _EXACT_MS:
         return _format_time_slow(ms)
     day, in_day = divmod(ms, DAY_MS)

@@ -1,7 +1,8 @@
 """One borrower's state: what the rules need to remember between events, and nothing more.
 
-The state is what the worker writes to the changelog after every event, so its size and its
-(de)serialisation cost are on the hot path (docs/design.md, "State"). Hence:
+The state is what the worker writes to the changelog for every borrower a batch touches, so its
+size and its (de)serialisation cost are on the hot path (docs/design.md, "State: format, bounds
+and eviction"). Hence:
 
 * attempts are parallel columns in event-time order (a shared `Kind` per channel, outcome and
   party), bounded by `max_attempts_kept` and by the longest window the rules look at (plus
@@ -333,8 +334,8 @@ class BorrowerState:
         """Compact versioned encoding; ids nobody can need any more are left out.
 
         orjson's bytes keep the 4 KiB buffer they were written into (`sys.getsizeof` does not
-        show it), and stores keep these bytes for every borrower: copied to their own length,
-        a 100,000-borrower memory store held 390 MiB less (tracemalloc)."""
+        show it), and stores keep these bytes for every borrower, so they are copied to their own
+        length (the memory this saves: docs/performance.md)."""
         times, kinds, points, ids = self.times, self.kinds, self.points, self.ids
         names: list[str] = []
         point_codes: list[int] | None = None
