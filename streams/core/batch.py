@@ -1,10 +1,11 @@
 """One batch of input records through decode → engine → outputs, with no Faust or Kafka.
 
-The worker hands this a batch of raw Kafka records and a way to read a borrower's stored state;
-it gets back what to write (one state per borrower per batch, so one changelog message per
-borrower per batch rather than one per event), which alerts to publish in order, and which
-records go to the dead-letter topic. Offline replay drives the very same class, so the worker
-and replay cannot disagree about alerts.
+The worker hands this a batch of raw Kafka records, a way to read a borrower's stored state and
+its clock (`received_at_ms`: the dead letters' time, and the bound that event times may pass by
+at most `max_future_skew`; the engine itself never reads a clock). It gets back what to write
+(one state per borrower per batch, so one changelog message per borrower per batch rather than
+one per event), which alerts to publish in order, and which records go to the dead-letter topic.
+Offline replay drives the very same class, so the worker and replay cannot disagree about alerts.
 """
 
 from __future__ import annotations
@@ -71,7 +72,12 @@ class BatchProcessor:
         """The record's event, or None after counting it and queueing its dead letter."""
         topic = record.topic
         result.consumed[topic] += 1
-        event = self.decoders[topic](record.value, record.key, require_key=self.require_key)
+        event = self.decoders[topic](
+            record.value,
+            record.key,
+            require_key=self.require_key,
+            latest_ms=received_at_ms + self.config.max_future_skew_ms,
+        )
         if not isinstance(event, Rejection):
             return event
         result.invalid[topic, event.reason] += 1

@@ -134,6 +134,9 @@ class EngineConfig:
     default_timezone: str = "Asia/Shanghai"
     idle_eviction_ms: int = 14 * DAY_MS
     max_attempts_kept: int = 256
+    # Event times further ahead of the worker's clock are dead-lettered: one far-future event
+    # would otherwise make a borrower's real events late and move the idle sweep's clock.
+    max_future_skew_ms: int = 1 * HOUR_MS
     third_party_gate: ThirdPartyGateConfig = field(default_factory=ThirdPartyGateConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     version: str = "defaults"

@@ -582,6 +582,7 @@ SCHEMA = Section(
                 "default_timezone": Key(TimeZone()),
                 "idle_eviction": Key(Duration(), "idle_eviction_ms"),
                 "max_attempts_kept": Key(COUNT),
+                "max_future_skew": Key(Duration(allow_zero=True), "max_future_skew_ms"),
             },
             children={
                 "third_party_gate": Section(
@@ -749,13 +750,16 @@ def apply_environment(env: Mapping[str, str], raw: dict[str, Any], report: Repor
 
 
 def config_version(engine: EngineConfig) -> str:
-    """A short hash of what decides the alerts (engine and rules, not Kafka or web).
+    """A short hash of what decides the alerts (engine and rules, not Kafka, web or the skew).
 
     It is computed from the validated values, so key order, comments and spelling (`72h` or `3d`)
     do not matter, and moving to another broker does not look like a rules change downstream.
     """
     canonical = asdict(engine)
     del canonical["version"]
+    # Which events are accepted at all, not what the rules make of them: leaving it out keeps
+    # the version (and so every alert) unchanged by a key that only ever dead-letters.
+    del canonical["max_future_skew_ms"]
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

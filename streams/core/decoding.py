@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 
 import orjson
 
+from streams.core.engine.alert import format_time
 from streams.core.events import (
     CHANNELS,
     OUTCOME_CLASS,
@@ -31,21 +32,42 @@ CALL_ATTEMPT = "call_attempt"
 REPAYMENT = "repayment"
 DEFAULT_CURRENCY = "CNY"
 
+# Bounds on every input value (schemas/ carries the same as maxLength / maximum / the year range
+# of EVENT_TIME_PATTERN). They keep every state, alert and dead letter far below Kafka's 1 MiB
+# message limit whatever a producer sends, and every time inside what datetime can represent.
+MAX_ID_CHARS = 128  # event_id, borrower_id, loan_id
+MAX_LABEL_CHARS = 64  # contact_point, borrower_tz
+MAX_TEXT_CHARS = 128  # agent_id, campaign
+MAX_TIMESTAMP_CHARS = 35  # 2026-11-29T09:30:12.123456789+08:00: nine fraction digits
+MAX_AMOUNT_CHARS = 32
+MAX_DAYS_PAST_DUE = 100_000
+FIRST_EVENT_YEAR, LAST_EVENT_YEAR = 2000, 2099
+
 # RFC 3339 date-time with an explicit offset, calendar included (month lengths, leap years).
-# The schema files carry exactly TIMESTAMP_PATTERN; Python matches the unanchored core with
-# fullmatch because Python's `$` also matches before a trailing newline and ECMA 262's does not.
+# Outputs (alert and dead-letter times) carry TIMESTAMP_PATTERN; input event times carry
+# EVENT_TIME_PATTERN, the same within the years FIRST_EVENT_YEAR..LAST_EVENT_YEAR. Python matches
+# the unanchored core with fullmatch because Python's `$` also matches before a trailing newline
+# and ECMA 262's does not.
 _DATE = (
     "(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
     "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
     "|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)"
 )
+# Every year 2000..2099 divisible by 4 is a leap year (2000 as a multiple of 400).
+_EVENT_DATE = (
+    "(?:20[0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    "|20(?:[02468][048]|[13579][26])-02-29)"
+)
 _TIME = "[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\\.[0-9]+)?"
 _OFFSET = "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 TIMESTAMP_PATTERN = f"^{_DATE}{_TIME}{_OFFSET}$"
+EVENT_TIME_PATTERN = f"^{_EVENT_DATE}{_TIME}{_OFFSET}$"
 AMOUNT_PATTERN = "^(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?$"
 CURRENCY_PATTERN = "^[A-Z]{3}$"
 
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN[1:-1])
+_EVENT_TIME = re.compile(EVENT_TIME_PATTERN[1:-1])
 _LOCAL_DATE_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?(?:\.[0-9]+)?"
 )
@@ -89,6 +111,11 @@ class RejectReason(StrEnum):
     NEGATIVE_VALUE = "negative_value"
     MISSING_KEY = "missing_key"
     KEY_MISMATCH = "key_mismatch"
+    TOO_LONG = "too_long"
+    TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    FUTURE_EVENT_TIME = "future_event_time"
+    PROCESSING_ERROR = "processing_error"
 
 
 class Rejection(NamedTuple):
@@ -143,27 +170,38 @@ def _basic_problem(kind: str, name: str, value: Any, expected: str) -> _Invalid:
     return _Invalid(RejectReason.EMPTY_STRING, kind, name, "is an empty string")
 
 
-def _text(doc: dict[str, Any], kind: str, name: str) -> str:
+def _text_problem(kind: str, name: str, value: Any, limit: int) -> _Invalid:
+    if value.__class__ is str and len(value) > limit:
+        return _Invalid(
+            RejectReason.TOO_LONG,
+            kind,
+            name,
+            f"{_show(value)} is {len(value):,} characters; the limit is {limit}",
+        )
+    return _basic_problem(kind, name, value, "string")
+
+
+def _text(doc: dict[str, Any], kind: str, name: str, limit: int) -> str:
     value = doc.get(name, _MISSING)
-    if value.__class__ is str and value:
+    if value.__class__ is str and 0 < len(value) <= limit:
         return value
-    raise _basic_problem(kind, name, value, "string")
+    raise _text_problem(kind, name, value, limit)
 
 
 @overload
-def _optional_text(doc: dict[str, Any], kind: str, name: str) -> str | None: ...
+def _optional_text(doc: dict[str, Any], kind: str, name: str, limit: int) -> str | None: ...
 @overload
-def _optional_text(doc: dict[str, Any], kind: str, name: str, default: str) -> str: ...
+def _optional_text(doc: dict[str, Any], kind: str, name: str, limit: int, default: str) -> str: ...
 def _optional_text(
-    doc: dict[str, Any], kind: str, name: str, default: str | None = None
+    doc: dict[str, Any], kind: str, name: str, limit: int, default: str | None = None
 ) -> str | None:
     """Optional fields may be absent or null (meaning absent); if present they are non-empty."""
     value = doc.get(name)
     if value is None:
         return default
-    if value.__class__ is str and value:
+    if value.__class__ is str and 0 < len(value) <= limit:
         return value
-    raise _basic_problem(kind, name, value, "string")
+    raise _text_problem(kind, name, value, limit)
 
 
 def _member(doc: dict[str, Any], kind: str, name: str, allowed: Collection[str]) -> str:
@@ -226,10 +264,21 @@ def _epoch_ms(stamp: str) -> int:
 
 def _timestamp_ms(doc: dict[str, Any], kind: str, name: str) -> int:
     value = doc.get(name, _MISSING)
-    if value.__class__ is str and _TIMESTAMP.fullmatch(value):
+    if (
+        value.__class__ is str
+        and len(value) <= MAX_TIMESTAMP_CHARS
+        and _EVENT_TIME.fullmatch(value)
+    ):
         return _epoch_ms(value)
-    if value.__class__ is not str or not value:
-        raise _basic_problem(kind, name, value, "string")
+    if value.__class__ is not str or not value or len(value) > MAX_TIMESTAMP_CHARS:
+        raise _text_problem(kind, name, value, MAX_TIMESTAMP_CHARS)
+    if _TIMESTAMP.fullmatch(value):
+        raise _Invalid(
+            RejectReason.TIMESTAMP_OUT_OF_RANGE,
+            kind,
+            name,
+            f"{_show(value)} is outside the years {FIRST_EVENT_YEAR}..{LAST_EVENT_YEAR}",
+        )
     if _LOCAL_DATE_TIME.fullmatch(value):
         raise _Invalid(
             RejectReason.TIMESTAMP_WITHOUT_OFFSET,
@@ -251,9 +300,18 @@ def _non_negative(
     """JSON Schema counts 3.0 as an integer, so an integral float is accepted (as an int)."""
     value = doc.get(name, _MISSING)
     if _is_number(value) and (not integer or value.__class__ is int or value.is_integer()):
-        if value >= 0:
-            return int(value) if integer else value
-        raise _Invalid(RejectReason.NEGATIVE_VALUE, kind, name, f"{_show(value)} is below 0")
+        if value < 0:
+            raise _Invalid(RejectReason.NEGATIVE_VALUE, kind, name, f"{_show(value)} is below 0")
+        if not integer:
+            return value
+        if value <= MAX_DAYS_PAST_DUE:
+            return int(value)
+        raise _Invalid(
+            RejectReason.VALUE_OUT_OF_RANGE,
+            kind,
+            name,
+            f"{_show(value)} is above {MAX_DAYS_PAST_DUE:,}",
+        )
     if value is _MISSING or not _is_number(value):
         raise _basic_problem(kind, name, value, "integer" if integer else "number")
     raise _Invalid(RejectReason.WRONG_TYPE, kind, name, f"{_show(value)} is not a whole number")
@@ -265,8 +323,10 @@ def _optional_non_negative(doc: dict[str, Any], kind: str, name: str) -> int | f
 
 def _amount(doc: dict[str, Any], kind: str, name: str) -> str:
     value = doc.get(name, _MISSING)
-    if value.__class__ is str and _AMOUNT.fullmatch(value):
+    if value.__class__ is str and len(value) <= MAX_AMOUNT_CHARS and _AMOUNT.fullmatch(value):
         return value
+    if value.__class__ is str and len(value) > MAX_AMOUNT_CHARS:
+        raise _text_problem(kind, name, value, MAX_AMOUNT_CHARS)
     if _is_number(value):
         raise _Invalid(
             RejectReason.FLOAT_AMOUNT,
@@ -306,18 +366,18 @@ def _call_attempt(doc: dict[str, Any]) -> CallAttempt:
     kind = CALL_ATTEMPT
     # Positional in field order: keyword arguments cost a fifth of the whole decode budget.
     attempt = CallAttempt(
-        _text(doc, kind, "event_id"),
-        _text(doc, kind, "borrower_id"),
+        _text(doc, kind, "event_id", MAX_ID_CHARS),
+        _text(doc, kind, "borrower_id", MAX_ID_CHARS),
         _timestamp_ms(doc, kind, "attempted_at"),
         _member(doc, kind, "channel", CHANNELS),
         _member(doc, kind, "outcome", OUTCOME_CLASS),
-        _optional_text(doc, kind, "contact_point", PRIMARY_CONTACT_POINT),
-        _optional_text(doc, kind, "loan_id"),
-        _optional_text(doc, kind, "borrower_tz"),
+        _optional_text(doc, kind, "contact_point", MAX_LABEL_CHARS, PRIMARY_CONTACT_POINT),
+        _optional_text(doc, kind, "loan_id", MAX_ID_CHARS),
+        _optional_text(doc, kind, "borrower_tz", MAX_LABEL_CHARS),
     )
     # Validated for the contract's sake; the engine does not use them.
-    _optional_text(doc, kind, "agent_id")
-    _optional_text(doc, kind, "campaign")
+    _optional_text(doc, kind, "agent_id", MAX_TEXT_CHARS)
+    _optional_text(doc, kind, "campaign", MAX_TEXT_CHARS)
     _optional_non_negative(doc, kind, "duration_s")
     return attempt
 
@@ -325,9 +385,9 @@ def _call_attempt(doc: dict[str, Any]) -> CallAttempt:
 def _repayment(doc: dict[str, Any]) -> Repayment:
     kind = REPAYMENT
     return Repayment(
-        _text(doc, kind, "event_id"),
-        _text(doc, kind, "borrower_id"),
-        _text(doc, kind, "loan_id"),
+        _text(doc, kind, "event_id", MAX_ID_CHARS),
+        _text(doc, kind, "borrower_id", MAX_ID_CHARS),
+        _text(doc, kind, "loan_id", MAX_ID_CHARS),
         _timestamp_ms(doc, kind, "occurred_at"),
         _member(doc, kind, "type", REPAYMENT_TYPES),
         _amount(doc, kind, "amount"),
@@ -361,12 +421,24 @@ def _key_problem(kind: str, key: bytes | None, borrower_id: str) -> Rejection | 
     return None
 
 
+def _future(kind: str, event: CallAttempt | Repayment, latest_ms: int) -> Rejection:
+    name = "attempted_at" if kind == CALL_ATTEMPT else "occurred_at"
+    ahead_s = (event.at_ms - latest_ms) // 1000
+    return Rejection(
+        RejectReason.FUTURE_EVENT_TIME,
+        f"{kind}.{name}: {format_time(event.at_ms)} is {ahead_s:,} s beyond the latest event "
+        f"time accepted now ({format_time(latest_ms)}: the worker's clock plus max_future_skew)",
+    )
+
+
 def _decode(
     kind: str,
     build: Callable[[dict[str, Any]], _E],
     value: bytes | None,
     key: bytes | None,
+    *,
     require_key: bool,
+    latest_ms: int | None,
 ) -> _E | Rejection:
     if not value:
         return Rejection(RejectReason.EMPTY_VALUE, f"{kind}: the Kafka message has no value")
@@ -387,23 +459,36 @@ def _decode(
         event = build(doc)
     except _Invalid as invalid:
         return invalid.rejection
+    if latest_ms is not None and event.at_ms > latest_ms:
+        return _future(kind, event, latest_ms)
     if require_key and (problem := _key_problem(kind, key, event.borrower_id)):
         return problem
     return event
 
 
 def decode_call_attempt(
-    value: bytes | None, key: bytes | None = None, *, require_key: bool = False
+    value: bytes | None,
+    key: bytes | None = None,
+    *,
+    require_key: bool = False,
+    latest_ms: int | None = None,
 ) -> CallAttempt | Rejection:
-    """A call_attempt.v1 message, or why it is not one. Never raises."""
-    return _decode(CALL_ATTEMPT, _call_attempt, value, key, require_key)
+    """A call_attempt.v1 message, or why it is not one. Never raises. `latest_ms` is the latest
+    event time accepted (the caller's clock plus the allowed skew); None accepts any."""
+    return _decode(
+        CALL_ATTEMPT, _call_attempt, value, key, require_key=require_key, latest_ms=latest_ms
+    )
 
 
 def decode_repayment(
-    value: bytes | None, key: bytes | None = None, *, require_key: bool = False
+    value: bytes | None,
+    key: bytes | None = None,
+    *,
+    require_key: bool = False,
+    latest_ms: int | None = None,
 ) -> Repayment | Rejection:
-    """A repayment.v1 message, or why it is not one. Never raises."""
-    return _decode(REPAYMENT, _repayment, value, key, require_key)
+    """A repayment.v1 message, or why it is not one. Never raises; `latest_ms` as above."""
+    return _decode(REPAYMENT, _repayment, value, key, require_key=require_key, latest_ms=latest_ms)
 
 
 DECODERS: dict[str, Callable[..., CallAttempt | Repayment | Rejection]] = {

@@ -26,7 +26,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -46,6 +46,13 @@ from streams.worker.topics import create_topics
 WORK_DIR = Path(".demo")
 PARTITIONS = 4
 SIMULATED_DAYS = 30
+
+
+def first_simulated_day() -> str:
+    """The simulated days end today: the worker rejects event times ahead of its clock."""
+    return (datetime.now(SHANGHAI).date() - timedelta(days=SIMULATED_DAYS)).isoformat()
+
+
 WORKER_READY_TIMEOUT_S = 180.0
 WORKER_STOP_TIMEOUT_S = 60.0
 SIMULATOR_STOP_TIMEOUT_S = 10.0
@@ -147,7 +154,7 @@ class Demo:
         self.simulator = self.spawn_logged(
             ["simulate", "--kafka", bootstrap, "--rate", f"{rate:g}",
              "--borrowers", str(borrowers), "--days", str(SIMULATED_DAYS), "--seed", str(seed),
-             "--start", datetime.now(SHANGHAI).date().isoformat(),
+             "--start", first_simulated_day(),
              "--call-topic", kafka.call_topic, "--repayment-topic", kafka.repayment_topic],
             self.simulator_log,
         )  # fmt: skip
@@ -245,7 +252,7 @@ def run(
                 "reachwatch demo",
                 f"  broker     {broker_line}",
                 f"  metrics    {metrics_url}",
-                f"  traffic    {borrowers} borrowers, {SIMULATED_DAYS} simulated days from "
+                f"  traffic    {borrowers} borrowers, {SIMULATED_DAYS} simulated days up to "
                 f"today, seed {seed}, ~{rate:g} events/s (log {demo.simulator_log})",
                 f"  alerts     {settings.kafka.alert_topic}",
                 "Ctrl-C to stop",

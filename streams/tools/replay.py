@@ -12,8 +12,9 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 import orjson
@@ -77,15 +78,23 @@ def decode_record(line: bytes, line_number: int = 0) -> CallAttempt | Repayment 
 
 
 def replay_records(
-    records: Iterable[bytes], config: EngineConfig, counts: ReplayCounts | None = None
+    records: Iterable[bytes],
+    config: EngineConfig,
+    counts: ReplayCounts | None = None,
+    now_ms: int | None = None,
 ) -> Iterator[Alert]:
     """Alerts in the order the worker would emit them; `counts` is filled in as it goes.
 
     Each line goes through the worker's own `BatchProcessor` (decode, engine, state writes), so
     replay and worker cannot drift apart. Idle states are evicted as the worker does
     (`evict_if_idle`), swept once per day of event time against the newest event time read.
+    `now_ms` (default: the wall clock when called) plays the worker's clock: event times more
+    than `max_future_skew` beyond it are rejected as the worker rejects them, so a historic file
+    replays whole while one far-future record cannot move every borrower's clock.
     """
     counts = counts if counts is not None else ReplayCounts()
+    if now_ms is None:
+        now_ms = time.time_ns() // 1_000_000
     processor = BatchProcessor(config, {kind: kind for kind in DECODERS}, require_key=False)
     stored: dict[bytes, bytes] = {}
 
@@ -96,7 +105,7 @@ def replay_records(
     for line_number, line in enumerate(records, start=1):
         if not line.strip():
             continue
-        result = processor.process([input_record(line, line_number)], load, 0)
+        result = processor.process([input_record(line, line_number)], load, now_ms)
         counts.events += 1
         for (_, reason), n in result.invalid.items():
             counts.invalid += n
@@ -134,6 +143,10 @@ def evict_idle(stored: dict[bytes, bytes], watermark_ms: int, config: EngineConf
     return len(idle)
 
 
+def epoch_ms(moment: datetime) -> int:
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
 def write_alerts(alerts: Iterable[Alert], out: BinaryIO, emitted_at: str) -> None:
     for alert in alerts:
         emitted_at_ms = (
@@ -160,7 +173,17 @@ def write_alerts(alerts: Iterable[Alert], out: BinaryIO, emitted_at: str) -> Non
     help="event-time sets emitted_at to the alert's event time, making the output a "
     "pure function of input and config; wall uses the current time, like the worker.",
 )
-def command(events: BinaryIO, config_path: Path | None, out: BinaryIO, emitted_at: str) -> None:
+@click.option(
+    "--now",
+    "now",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
+    default=None,
+    help="The clock the worker would have had (default: now); event times more than "
+    "max_future_skew after it are rejected as future_event_time. Naive values are UTC.",
+)
+def command(
+    events: BinaryIO, config_path: Path | None, out: BinaryIO, emitted_at: str, now: Any
+) -> None:
     """Run the engine over EVENTS (JSON Lines, '-' for stdin); alerts as JSON Lines.
 
     Alerts are the worker's for the same input order. A summary (events, invalid, late,
@@ -168,8 +191,9 @@ def command(events: BinaryIO, config_path: Path | None, out: BinaryIO, emitted_a
     """
     config = settings_or_exit(config_path).engine
     counts = ReplayCounts()
+    now_ms = None if now is None else epoch_ms(now)
     try:
-        write_alerts(replay_records(events, config, counts), out, emitted_at)
+        write_alerts(replay_records(events, config, counts, now_ms), out, emitted_at)
     except EventFileError as error:
         raise click.ClickException(f"{events.name}: {error}") from None
     click.echo(counts.summary(), err=True)

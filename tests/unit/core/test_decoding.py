@@ -119,7 +119,8 @@ def test_unknown_fields_are_accepted_and_ignored() -> None:
         ("2026-11-29T01:30:12-00:00", "2026-11-29T01:30:12+00:00"),
         ("2028-02-29T00:00:00+14:00", "2028-02-28T10:00:00+00:00"),
         ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00+00:00"),
-        ("1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999+00:00"),
+        ("2000-01-01T00:00:00.999+08:00", "1999-12-31T16:00:00.999+00:00"),
+        ("2099-12-31T23:59:59-23:59", "2100-01-01T23:58:59+00:00"),
     ],
 )
 def test_timestamps_become_utc_epoch_ms(stamp: str, expected: str) -> None:
@@ -128,14 +129,92 @@ def test_timestamps_become_utc_epoch_ms(stamp: str, expected: str) -> None:
     assert attempt.at_ms == utc_ms(expected)
 
 
-def test_year_zero_takes_the_arithmetic_path() -> None:
-    attempt = decode_call_attempt(payload(ATTEMPT, attempted_at="0000-03-01T00:00:00Z"))
-    assert isinstance(attempt, CallAttempt)
-    days_from_0000_03_01_to_0001_01_01 = 306
-    first_of_year_one_ms = int(datetime.fromisoformat("0001-01-01T00:00:00+00:00").timestamp())
-    assert (
-        attempt.at_ms == (first_of_year_one_ms - days_from_0000_03_01_to_0001_01_01 * 86400) * 1000
-    )
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00+23:59",
+        "0000-06-01T00:00:00Z",
+        "1999-12-31T23:59:59.999-23:59",
+        "2100-01-01T00:00:00Z",
+    ],
+)
+def test_times_outside_the_event_years_are_rejected(stamp: str) -> None:
+    """Each of these once decoded and then stopped the worker in the engine's time arithmetic."""
+    for kind, doc, name in (("call_attempt", ATTEMPT, "attempted_at"),
+                            ("repayment", REPAYMENT, "occurred_at")):  # fmt: skip
+        rejection = DECODERS[kind](payload(doc, **{name: stamp}))
+        assert isinstance(rejection, Rejection)
+        assert rejection.reason is RejectReason.TIMESTAMP_OUT_OF_RANGE
+        assert name in rejection.detail
+
+
+def test_event_years_are_inclusive() -> None:
+    for stamp in ("2000-01-01T00:00:00Z", "2099-12-31T23:59:59.999999999+14:00"):
+        assert isinstance(decode_call_attempt(payload(ATTEMPT, attempted_at=stamp)), CallAttempt)
+
+
+def test_event_times_beyond_the_callers_clock_plus_skew_are_rejected() -> None:
+    at_ms = utc_ms("2026-11-29T01:30:12.250+00:00")
+    value = payload(ATTEMPT)
+    assert isinstance(decode_call_attempt(value, latest_ms=at_ms), CallAttempt)
+    rejection = decode_call_attempt(value, latest_ms=at_ms - 1)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason is RejectReason.FUTURE_EVENT_TIME
+    assert "attempted_at" in rejection.detail
+    late = decode_repayment(payload(REPAYMENT), latest_ms=utc_ms("2026-11-25T15:00:00+00:00"))
+    assert isinstance(late, Rejection)
+    assert late.reason is RejectReason.FUTURE_EVENT_TIME
+
+
+BOUNDED_TEXT = [
+    ("call_attempt", ATTEMPT, "event_id", decoding.MAX_ID_CHARS),
+    ("call_attempt", ATTEMPT, "borrower_id", decoding.MAX_ID_CHARS),
+    ("call_attempt", ATTEMPT, "loan_id", decoding.MAX_ID_CHARS),
+    ("call_attempt", ATTEMPT, "contact_point", decoding.MAX_LABEL_CHARS),
+    ("call_attempt", ATTEMPT, "borrower_tz", decoding.MAX_LABEL_CHARS),
+    ("call_attempt", ATTEMPT, "agent_id", decoding.MAX_TEXT_CHARS),
+    ("call_attempt", ATTEMPT, "campaign", decoding.MAX_TEXT_CHARS),
+    ("repayment", REPAYMENT, "event_id", decoding.MAX_ID_CHARS),
+    ("repayment", REPAYMENT, "borrower_id", decoding.MAX_ID_CHARS),
+    ("repayment", REPAYMENT, "loan_id", decoding.MAX_ID_CHARS),
+]
+
+
+@pytest.mark.parametrize(("kind", "doc", "name", "limit"), BOUNDED_TEXT)
+def test_text_fields_are_bounded(kind: str, doc: dict[str, Any], name: str, limit: int) -> None:
+    """Counted in characters (code points), as JSON Schema's maxLength counts them."""
+    at_limit = "界" * limit
+    assert not isinstance(DECODERS[kind](payload(doc, **{name: at_limit})), Rejection)
+    rejection = DECODERS[kind](payload(doc, **{name: at_limit + "x"}))
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason is RejectReason.TOO_LONG
+    assert f"{limit + 1:,} characters" in rejection.detail
+    assert len(rejection.detail) < 300
+
+
+def test_timestamps_and_amounts_are_bounded() -> None:
+    longest = "2026-11-29T09:30:12.123456789+08:00"
+    assert len(longest) == decoding.MAX_TIMESTAMP_CHARS
+    assert isinstance(decode_call_attempt(payload(ATTEMPT, attempted_at=longest)), CallAttempt)
+    too_long = decode_call_attempt(payload(ATTEMPT, attempted_at=longest[:-6] + "0+08:00"))
+    assert isinstance(too_long, Rejection)
+    assert too_long.reason is RejectReason.TOO_LONG
+    amount = "1" * decoding.MAX_AMOUNT_CHARS
+    assert isinstance(decode_repayment(payload(REPAYMENT, amount=amount)), Repayment)
+    rejection = decode_repayment(payload(REPAYMENT, amount=amount + "0"))
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason is RejectReason.TOO_LONG
+
+
+@pytest.mark.parametrize("days", [decoding.MAX_DAYS_PAST_DUE + 1, 10**18, 1e300, 2**63 - 1])
+def test_days_past_due_is_bounded(days: float) -> None:
+    """1e300 is integral, so JSON Schema calls it an integer; the state could not hold it."""
+    rejection = decode_repayment(payload(REPAYMENT, days_past_due=days))
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason is RejectReason.VALUE_OUT_OF_RANGE
+    most = decode_repayment(payload(REPAYMENT, days_past_due=decoding.MAX_DAYS_PAST_DUE))
+    assert isinstance(most, Repayment)
 
 
 @given(
@@ -278,6 +357,28 @@ REJECTIONS: list[tuple[str, bytes | None, bytes | None, RejectReason, str]] = [
     ("repayment", payload(REPAYMENT), b"", RejectReason.MISSING_KEY, "b-000123"),
     ("call_attempt", payload(ATTEMPT), b"b-000124", RejectReason.KEY_MISMATCH, "b-000124"),
     ("repayment", payload(REPAYMENT), b"\xffb-000123", RejectReason.KEY_MISMATCH, "differs"),
+    ("call_attempt", payload(ATTEMPT, loan_id="L" * 129), KEY, RejectReason.TOO_LONG, "loan_id"),
+    (
+        "repayment",
+        payload(REPAYMENT, occurred_at="9999-12-31T23:59:59Z"),
+        KEY,
+        RejectReason.TIMESTAMP_OUT_OF_RANGE,
+        "2000..2099",
+    ),
+    (
+        "repayment",
+        payload(REPAYMENT, days_past_due=10**25 // 10**7),
+        KEY,
+        RejectReason.VALUE_OUT_OF_RANGE,
+        "days_past_due",
+    ),
+    (
+        "call_attempt",
+        payload(ATTEMPT, attempted_at="2026-12-30T09:30:12.250+08:00"),
+        KEY,
+        RejectReason.FUTURE_EVENT_TIME,
+        "max_future_skew",
+    ),
 ]
 
 
@@ -289,7 +390,10 @@ REJECTIONS: list[tuple[str, bytes | None, bytes | None, RejectReason, str]] = [
 def test_each_bad_input_gets_its_specific_reason(
     kind: str, value: bytes | None, key: bytes | None, reason: RejectReason, detail_words: str
 ) -> None:
-    rejection = DECODERS[kind](value, key, require_key=True)
+    now_ms = utc_ms("2026-12-01T00:00:00+00:00")  # after every event time above but one
+    rejection = DECODERS[kind](value, key, require_key=True, latest_ms=now_ms + 3_600_000)
+    if reason is not RejectReason.FUTURE_EVENT_TIME:  # without a clock nothing is in the future
+        assert rejection == DECODERS[kind](value, key, require_key=True)
     assert isinstance(rejection, Rejection)
     assert rejection.reason is reason
     assert detail_words in rejection.detail
@@ -297,7 +401,8 @@ def test_each_bad_input_gets_its_specific_reason(
 
 
 def test_every_reason_code_is_exercised() -> None:
-    assert {row[3] for row in REJECTIONS} == set(RejectReason)
+    """processing_error comes from the batch step, not from decoding (see test_batch)."""
+    assert {row[3] for row in REJECTIONS} == set(RejectReason) - {RejectReason.PROCESSING_ERROR}
 
 
 def test_payload_of_exactly_one_mib_is_parsed() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,14 @@ from jsonschema import Draft7Validator, ValidationError, validators
 from streams.core.decoding import (
     AMOUNT_PATTERN,
     DECODERS,
+    FIRST_EVENT_YEAR,
+    LAST_EVENT_YEAR,
+    MAX_AMOUNT_CHARS,
+    MAX_DAYS_PAST_DUE,
+    MAX_ID_CHARS,
+    MAX_LABEL_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_TIMESTAMP_CHARS,
     Rejection,
     decode_call_attempt,
     decode_repayment,
@@ -70,9 +79,13 @@ TEXT = st.text(min_size=1, max_size=20)
 
 @st.composite
 def timestamps(draw: st.DrawFn) -> str:
-    """RFC 3339 date-times with offset, including the rarer legal forms."""
-    moment = draw(st.datetimes())
-    year = draw(st.sampled_from([f"{moment.year:04d}", "0000"])) if moment.month > 2 else None
+    """RFC 3339 date-times with offset in the event years, including the rarer legal forms."""
+    moment = draw(
+        st.datetimes(
+            datetime(FIRST_EVENT_YEAR, 1, 1), datetime(LAST_EVENT_YEAR, 12, 31, 23, 59, 59)
+        )
+    )
+    year = None
     second = draw(st.sampled_from([f"{moment.second:02d}", "60"]))
     fraction = draw(st.sampled_from(["", "."]))
     if fraction:
@@ -158,6 +171,11 @@ def _bad_stamp(stamp: str, how: str) -> Any:
         "date_only": lambda s: s[:10],
         "week_date": lambda _: "2026-W48-7T09:30:00Z",
         "epoch_ms": lambda _: 1_795_915_812_250,
+        "year_before": lambda s: f"{FIRST_EVENT_YEAR - 1}" + s[4:],
+        "year_after": lambda s: f"{LAST_EVENT_YEAR + 1}" + s[4:],
+        "year_0000": lambda s: "0000" + s[4:],
+        "year_9999": lambda s: "9999" + s[4:],
+        "long_fraction": lambda s: s[:19] + "." + "1" * 20 + "Z",
     }
     return changes[how](stamp)
 
@@ -181,14 +199,41 @@ BAD_STAMPS = st.builds(
             "date_only",
             "week_date",
             "epoch_ms",
+            "year_before",
+            "year_after",
+            "year_0000",
+            "year_9999",
+            "long_fraction",
         ]
     ),
 )
+
+
+def near_limit(limit: int) -> st.SearchStrategy[str]:
+    """Strings of exactly `limit` characters and one either side, in ASCII and beyond."""
+    return st.builds(
+        lambda n, char: char * n,
+        st.sampled_from([limit - 1, limit, limit + 1]),
+        st.sampled_from(["x", "界", "😀", "\u0001"]),
+    )
+
+
+def near_timestamp_limit() -> st.SearchStrategy[str]:
+    """Valid stamps padded with fraction digits to the length limit and one beyond it."""
+    return st.builds(
+        lambda stamp, extra: stamp[:19] + "." + "5" * (MAX_TIMESTAMP_CHARS - 21 + extra) + "Z",
+        timestamps(),
+        st.sampled_from([-1, 0, 1]),
+    )
+
+
 BAD_TEXT = st.sampled_from(["", " ", "\n"]) | st.none() | ANY_JSON
 BAD_NUMBERS = (
     st.integers(-(2**63), 2**63 - 1)
     | st.floats(-1e12, 1e12)
-    | st.sampled_from([-0.0, 3.0, 2.5, True, False, "3", None])
+    | st.sampled_from([-0.0, 3.0, 2.5, True, False, "3", None, 1e300, 2**63 - 1])
+    | st.sampled_from([MAX_DAYS_PAST_DUE - 1, MAX_DAYS_PAST_DUE, MAX_DAYS_PAST_DUE + 1])
+    | st.sampled_from([MAX_DAYS_PAST_DUE, MAX_DAYS_PAST_DUE + 1]).map(float)
 )
 BAD_AMOUNTS = (
     AMOUNTS.map(lambda a: "-" + a)
@@ -196,6 +241,7 @@ BAD_AMOUNTS = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.integers(0, 10**6)
     | ANY_JSON
+    | near_limit(MAX_AMOUNT_CHARS).map(lambda text: "1" * len(text))
 )
 
 
@@ -204,24 +250,25 @@ def bad_enum(values: tuple[str, ...] | list[str]) -> st.SearchStrategy[Any]:
     return st.sampled_from(near) | st.text(max_size=12) | ANY_JSON
 
 
+BAD_TIMES = BAD_STAMPS | BAD_TEXT | near_timestamp_limit()
 CALL_ATTEMPT_BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "event_id": BAD_TEXT,
-    "borrower_id": BAD_TEXT,
-    "attempted_at": BAD_STAMPS | BAD_TEXT,
+    "event_id": BAD_TEXT | near_limit(MAX_ID_CHARS),
+    "borrower_id": BAD_TEXT | near_limit(MAX_ID_CHARS),
+    "attempted_at": BAD_TIMES,
     "channel": bad_enum(CHANNELS),
     "outcome": bad_enum(list(OUTCOME_CLASS)),
-    "contact_point": BAD_TEXT,
-    "loan_id": BAD_TEXT,
+    "contact_point": BAD_TEXT | near_limit(MAX_LABEL_CHARS),
+    "loan_id": BAD_TEXT | near_limit(MAX_ID_CHARS),
     "duration_s": BAD_NUMBERS,
-    "agent_id": BAD_TEXT,
-    "campaign": BAD_TEXT,
-    "borrower_tz": BAD_TEXT,
+    "agent_id": BAD_TEXT | near_limit(MAX_TEXT_CHARS),
+    "campaign": BAD_TEXT | near_limit(MAX_TEXT_CHARS),
+    "borrower_tz": BAD_TEXT | near_limit(MAX_LABEL_CHARS),
 }
 REPAYMENT_BAD_VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "event_id": BAD_TEXT,
-    "borrower_id": BAD_TEXT,
-    "loan_id": BAD_TEXT,
-    "occurred_at": BAD_STAMPS | BAD_TEXT,
+    "event_id": BAD_TEXT | near_limit(MAX_ID_CHARS),
+    "borrower_id": BAD_TEXT | near_limit(MAX_ID_CHARS),
+    "loan_id": BAD_TEXT | near_limit(MAX_ID_CHARS),
+    "occurred_at": BAD_TIMES,
     "type": bad_enum(REPAYMENT_TYPES),
     "amount": BAD_AMOUNTS,
     "days_past_due": BAD_NUMBERS,
@@ -288,7 +335,7 @@ def test_generated_valid_payloads_are_accepted(
 
 
 @settings(max_examples=300, deadline=None)
-@given(stamp=BAD_STAMPS.filter(lambda s: not (isinstance(s, str) and s[5:10] == "02-29")))
+@given(stamp=BAD_STAMPS.filter(lambda s: not (isinstance(s, str) and "-02-29" in s)))
 def test_broken_timestamps_are_rejected_by_both_sides(stamp: Any) -> None:
     """…and the mutations really break things (29 February is legal in leap years)."""
     doc = {"event_id": "e", "borrower_id": "b", "channel": "sms", "outcome": "read"}

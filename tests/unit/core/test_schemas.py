@@ -19,6 +19,7 @@ from streams.core.decoding import (
     AMOUNT_PATTERN,
     CURRENCY_PATTERN,
     DECODERS,
+    EVENT_TIME_PATTERN,
     TIMESTAMP_PATTERN,
     Rejection,
     RejectReason,
@@ -101,14 +102,17 @@ def test_schemas_reject_what_they_should(kind: str, field: str, value: Any) -> N
 
 def test_patterns_and_enums_are_the_decoders() -> None:
     call_attempt, repayment = load_schema("call_attempt"), load_schema("repayment")
-    stamps = [
+    event_times = [
         call_attempt["properties"]["attempted_at"],
         repayment["properties"]["occurred_at"],
+    ]
+    output_times = [
         load_schema("alert")["definitions"]["timestamp"],
         load_schema("dead_letter")["properties"]["received_at"],
     ]
-    assert {stamp["pattern"] for stamp in stamps} == {TIMESTAMP_PATTERN}
-    assert {stamp["format"] for stamp in stamps} == {"date-time"}
+    assert {stamp["pattern"] for stamp in event_times} == {EVENT_TIME_PATTERN}
+    assert {stamp["pattern"] for stamp in output_times} == {TIMESTAMP_PATTERN}
+    assert {stamp["format"] for stamp in event_times + output_times} == {"date-time"}
     assert repayment["properties"]["amount"]["pattern"] == AMOUNT_PATTERN
     assert repayment["properties"]["currency"]["pattern"] == CURRENCY_PATTERN
     assert call_attempt["properties"]["channel"]["enum"] == list(CHANNELS)
