@@ -14,7 +14,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,18 @@ class ConfigResult:
     counts: ReplayCounts = field(default_factory=ReplayCounts)
     alerts: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # rule, severity, state
     first_detection_ms: dict[str, list[int]] = field(default_factory=dict)  # raised, per borrower
+    firing_per_day: Counter[tuple[str, str]] = field(default_factory=Counter)  # UTC day, rule
+    keep_alerts: bool = False  # the HTML report lists alerts per borrower; the table does not
+    by_borrower: dict[str, list[Alert]] = field(default_factory=dict)
 
     def add(self, alert: Alert) -> None:
         self.alerts[alert.rule, alert.severity, alert.state] += 1
         if alert.category == UNREACHABILITY and alert.state == "raised":
             self.first_detection_ms.setdefault(alert.borrower_id, []).append(alert.event_time_ms)
+        if alert.state in FIRING_STATES:
+            self.firing_per_day[utc_day(alert.event_time_ms), alert.rule] += 1
+        if self.keep_alerts:
+            self.by_borrower.setdefault(alert.borrower_id, []).append(alert)
 
     def firing(self) -> Counter[tuple[str, str]]:
         """Alerts that go out as raised or escalated, per (rule, severity)."""
@@ -88,12 +95,26 @@ class ConfigResult:
             "median_hours_to_detect": round(statistics.median(delays_h), 2) if delays_h else None,
         }
 
+    def hours_to_detect(self, labels: dict[str, Label]) -> dict[str, list[float | None]]:
+        """Per profile with an onset: each borrower's onset-to-detection delay (None: missed)."""
+        delays: dict[str, list[float | None]] = {}
+        for label in sorted(labels.values(), key=lambda label: label.borrower_id):
+            if label.onset_ms is not None:
+                detected = label.borrower_id in self.first_detection_ms
+                delay = self._hours_to_detect(label) if detected else None
+                delays.setdefault(label.profile, []).append(delay)
+        return delays
+
     def _hours_to_detect(self, label: Label) -> float | None:
         """Onset to the first raised unreachability alert at or after it; None if none."""
         if label.onset_ms is None:
             return None
         after = [t for t in self.first_detection_ms[label.borrower_id] if t >= label.onset_ms]
         return (min(after) - label.onset_ms) / HOUR_MS if after else None
+
+
+def utc_day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
 
 
 def read_labels(path: str) -> dict[str, Label]:
@@ -117,12 +138,14 @@ def read_labels(path: str) -> dict[str, Label]:
     return labels
 
 
-def run_backtest(events_path: str, configs: Mapping[str, EngineConfig]) -> list[ConfigResult]:
+def run_backtest(
+    events_path: str, configs: Mapping[str, EngineConfig], *, keep_alerts: bool = False
+) -> list[ConfigResult]:
     """Replay the event file once per config, named by its file (streamed from disk each
     time)."""
     results = []
     for path, config in configs.items():
-        result = ConfigResult(path, config.version)
+        result = ConfigResult(path, config.version, keep_alerts=keep_alerts)
         with open(events_path, "rb") as events:
             for alert in replay_records(events, config, result.counts):
                 result.add(alert)
@@ -238,17 +261,25 @@ def csv_rows(doc: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any]]:
     help="Write the full comparison as JSON.",
 )
 @click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Write the comparison as one self-contained HTML page with charts.",
+)
+@click.option(
     "--csv",
     "csv_path",
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Write the comparison as CSV (long format).",
 )
 def command(
+    *,
     events: str,
     configs: tuple[str, ...],
     labels_path: str | None,
     json_path: str | None,
     csv_path: str | None,
+    report_path: str | None,
 ) -> None:
     """Compare rule configs over the same EVENTS file, side by side.
 
@@ -257,11 +288,15 @@ def command(
     unreachability (compliance alerts do not count); recall is detected unreachable borrowers
     over all unreachable ones, precision is detected unreachable over all detected. Time to
     detect is the median from the label's onset to the first such alert at or after it.
+    --report adds charts: alerts per day by rule, time to detect per profile, and the borrowers
+    the configs disagree on, with their alerts.
     """
     engines = [s.engine for s in all_settings_or_exit([Path(path) for path in configs])]
     labels = read_labels(labels_path) if labels_path else None
     try:
-        results = run_backtest(events, dict(zip(configs, engines, strict=True)))
+        results = run_backtest(
+            events, dict(zip(configs, engines, strict=True)), keep_alerts=bool(report_path)
+        )
     except EventFileError as error:
         raise click.ClickException(f"{events}: {error}") from None
     doc = report(results, labels)
@@ -269,6 +304,16 @@ def command(
     if json_path:
         with click.open_file(json_path, "wb") as out:
             out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    if report_path:
+        try:
+            from streams.tools import backtest_html
+        except ImportError as error:  # matplotlib is the `report` extra
+            message = f"--report needs matplotlib: pip install 'reachwatch[report]' ({error})"
+            raise click.ClickException(message) from None
+        Path(report_path).write_text(
+            backtest_html.render(events, results, doc, labels), encoding="utf-8"
+        )
+        click.echo(f"report written to {report_path}", err=True)
     if csv_path:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
