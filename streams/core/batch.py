@@ -16,10 +16,16 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from streams.core.config import EngineConfig
-from streams.core.deadletter import dead_letter_record
-from streams.core.decoding import DECODERS, Rejection
+from streams.core.deadletter import dead_letter_key, dead_letter_record
+from streams.core.decoding import CALL_ATTEMPT, DECODERS, REPAYMENT, Rejection, RejectReason
 from streams.core.engine import Alert, BorrowerState, Disposition, apply, evict_if_idle
+from streams.core.engine.core import MAX_CONTACT_POINTS
 from streams.core.events import CallAttempt, Repayment
+
+# Kafka's default message.max.bytes and the producer's max.request.size are 1 MiB; a state this
+# size leaves room for the key and the record batch. With the default config and the decoder's
+# bounds a state cannot get near it; a larger max_attempts_kept could.
+MAX_STATE_BYTES = 512 * 1024
 
 # (borrower key, partition) -> stored state: a partitioned store needs to know where to look.
 StateLoader = Callable[[bytes, int], bytes | None]
@@ -66,31 +72,25 @@ class BatchProcessor:
         self.decoders = {topic: DECODERS[kind] for topic, kind in kinds.items()}
         self.require_key = require_key
 
-    def decode(
-        self, record: InputRecord, result: BatchResult, received_at_ms: int
-    ) -> CallAttempt | Repayment | None:
-        """The record's event, or None after counting it and queueing its dead letter."""
-        topic = record.topic
-        result.consumed[topic] += 1
-        event = self.decoders[topic](
+    def decoded(
+        self, record: InputRecord, received_at_ms: int
+    ) -> CallAttempt | Repayment | Rejection:
+        return self.decoders[record.topic](
             record.value,
             record.key,
             require_key=self.require_key,
             latest_ms=received_at_ms + self.config.max_future_skew_ms,
         )
+
+    def decode(
+        self, record: InputRecord, result: BatchResult, received_at_ms: int
+    ) -> CallAttempt | Repayment | None:
+        """The record's event, or None after counting it and queueing its dead letter."""
+        result.consumed[record.topic] += 1
+        event = self.decoded(record, received_at_ms)
         if not isinstance(event, Rejection):
             return event
-        result.invalid[topic, event.reason] += 1
-        letter = dead_letter_record(
-            raw=record.value,
-            key=record.key,
-            topic=topic,
-            partition=record.partition,
-            offset=record.offset,
-            rejection=event,
-            received_at_ms=received_at_ms,
-        )
-        result.dead_letters.append((record.partition, record.key, letter))
+        reject(record, event, result, received_at_ms)
         return None
 
     def route(
@@ -108,39 +108,190 @@ class BatchProcessor:
     def process(
         self, records: Iterable[InputRecord], load: StateLoader, received_at_ms: int
     ) -> BatchResult:
-        result = BatchResult()
-        working: dict[bytes, BorrowerState | None] = {}
-        partition_of: dict[bytes, int] = {}
+        """Decode and apply every record. One record can never stop the batch: if applying it
+        raises, or the state it leads to cannot be encoded within MAX_STATE_BYTES, it is
+        dead-lettered (`processing_error`) and its borrower's state and alerts are rebuilt as
+        if it had never arrived (`_Batch.rebuild`, a path only failures take)."""
+        run = _Batch(self, records, load, received_at_ms)
+        result, working, partition_of = run.result, run.working, run.partition_of
         config = self.config
-        for record in records:
+        for index, record in enumerate(run.records):
             event = self.decode(record, result, received_at_ms)
             if event is None:
                 continue
-            topic = record.topic
             key = event.borrower_id.encode()
-            if key in working:
-                state = working[key]
-            else:
-                stored = load(key, record.partition)
-                state = None if stored is None else BorrowerState.from_bytes(stored)
-                if state is not None and evict_if_idle(state, event.at_ms, config) is None:
-                    # Idle past idle_eviction: start afresh, exactly as if the sweep had
-                    # already run, so alerts never depend on when the sweep happens to run.
-                    state = None
-            outcome = apply(state, event, config)
-            if outcome.disposition is Disposition.APPLIED:
-                working[key] = outcome.state
+            try:
+                state = working[key] if key in working else run.stored(key, record, event)
+                outcome = apply(state, event, config)
+            except Exception as error:  # any bug or hostile value: contained to this record
+                run.fail(index, record, event, error)
+                run.replace(key, run.rebuild(key, index))
+                continue
+            disposition = outcome.disposition
+            if disposition is Disposition.APPLIED:
+                working[key] = outcome.state  # type: ignore[assignment]  # APPLIED has one
                 partition_of[key] = record.partition
-                result.alerts.extend((record.partition, alert) for alert in outcome.alerts)
+                if outcome.alerts:
+                    result.alerts.extend((record.partition, alert) for alert in outcome.alerts)
+                    run.alert_sources.extend([index] * len(outcome.alerts))
                 newest = result.newest_event_ms.get(record.partition, 0)
                 if event.at_ms > newest:
                     result.newest_event_ms[record.partition] = event.at_ms
-            elif outcome.disposition is Disposition.LATE:
-                result.late[topic] += 1
+            elif disposition is Disposition.LATE:
+                result.late[record.topic] += 1
+            elif disposition is Disposition.DUPLICATE:
+                result.duplicate[record.topic] += 1
             else:
-                result.duplicate[topic] += 1
-        result.writes = {
-            key: StateWrite(partition_of[key], None if state is None else state.to_bytes())
-            for key, state in working.items()
-        }
+                reject(record, contact_point_limit(event), result, received_at_ms)
+        for key in list(working):
+            try:
+                value = encoded(working[key])
+            except Exception:  # find the record that made it so, one at a time
+                rebuilt = run.rebuild(key, len(run.records))
+                run.replace(key, rebuilt)
+                if rebuilt.state is None:
+                    continue  # none of the borrower's records could be kept: nothing to write
+                value = rebuilt.state.to_bytes()
+            result.writes[key] = StateWrite(partition_of[key], value)
         return result
+
+
+@dataclass(slots=True)
+class _Rebuilt:
+    """A borrower as `_Batch.rebuild` left it; state None: none of its records applied."""
+
+    state: BorrowerState | None = None
+    partition: int = 0
+    alerts: list[tuple[int, int, Alert]] = field(default_factory=list)  # (source, partition, _)
+
+
+class _Batch:
+    """One `BatchProcessor.process` call: its records, what it has made of them so far, and
+    the failure path (rebuilding one borrower without the records that failed)."""
+
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        records: Iterable[InputRecord],
+        load: StateLoader,
+        received_at_ms: int,
+    ) -> None:
+        self.processor = processor
+        self.records = records if isinstance(records, list) else list(records)
+        self.load = load
+        self.received_at_ms = received_at_ms
+        self.result = BatchResult()
+        self.working: dict[bytes, BorrowerState] = {}
+        self.partition_of: dict[bytes, int] = {}
+        self.alert_sources: list[int] = []  # the index in `records` of each alert's record
+        self.failed: set[int] = set()  # records dead-lettered as processing errors
+
+    def stored(
+        self, key: bytes, record: InputRecord, event: CallAttempt | Repayment
+    ) -> BorrowerState | None:
+        """The borrower's stored state, or None when it was idle past idle_eviction: start
+        afresh, exactly as if the sweep had already run, so alerts never depend on when the
+        sweep happens to run."""
+        stored = self.load(key, record.partition)
+        state = None if stored is None else BorrowerState.from_bytes(stored)
+        config = self.processor.config
+        if state is not None and evict_if_idle(state, event.at_ms, config) is None:
+            return None
+        return state
+
+    def fail(
+        self, index: int, record: InputRecord, event: CallAttempt | Repayment, error: Exception
+    ) -> None:
+        self.failed.add(index)
+        reject(record, processing_error(event, error), self.result, self.received_at_ms)
+
+    def rebuild(self, key: bytes, end: int) -> _Rebuilt:
+        """The borrower's state and alerts from its stored state and its records before `end`
+        (except failed ones), applied and encoded one at a time as batches of one would be:
+        a record that raises, or leaves a state that cannot be encoded, fails and is skipped."""
+        rebuilt = _Rebuilt()
+        processor, received_at_ms = self.processor, self.received_at_ms
+        for index, record in enumerate(self.records[:end]):
+            event = None if index in self.failed else processor.decoded(record, received_at_ms)
+            if event is None or isinstance(event, Rejection) or event.borrower_id.encode() != key:
+                continue
+            state, before = rebuilt.state, None
+            try:
+                if state is None:
+                    state = self.stored(key, record, event)
+                before = None if state is None else encoded(state)
+                outcome = apply(state, event, processor.config)
+                if outcome.disposition is Disposition.APPLIED:
+                    encoded(outcome.state)  # type: ignore[arg-type]
+            except Exception as error:  # as in process
+                self.fail(index, record, event, error)
+                rebuilt.state = None if before is None else BorrowerState.from_bytes(before)
+                continue
+            if outcome.disposition is Disposition.APPLIED:
+                rebuilt.state, rebuilt.partition = outcome.state, record.partition
+                rebuilt.alerts += [(index, record.partition, alert) for alert in outcome.alerts]
+        return rebuilt
+
+    def replace(self, key: bytes, rebuilt: _Rebuilt) -> None:
+        """Put a rebuilt borrower in place of what the batch had made of it, alerts included
+        (kept in record order among the other borrowers' alerts)."""
+        if rebuilt.state is None:
+            self.working.pop(key, None)
+            self.partition_of.pop(key, None)
+        else:
+            self.working[key] = rebuilt.state
+            self.partition_of[key] = rebuilt.partition
+        result, borrower = self.result, key.decode()
+        tagged = zip(self.alert_sources, result.alerts, strict=True)
+        kept = [(source, partition, alert) for source, (partition, alert) in tagged
+                if alert.borrower_id != borrower]  # fmt: skip
+        merged = sorted(kept + rebuilt.alerts, key=lambda entry: entry[0])
+        self.alert_sources[:] = [source for source, _, _ in merged]
+        result.alerts[:] = [(partition, alert) for _, partition, alert in merged]
+
+
+class StateTooLarge(ValueError):
+    """A state whose encoding would not fit a changelog message with room to spare."""
+
+
+def encoded(state: BorrowerState) -> bytes:
+    value = state.to_bytes()
+    if len(value) > MAX_STATE_BYTES:
+        raise StateTooLarge(
+            f"the borrower's state would be {len(value):,} bytes; the limit is {MAX_STATE_BYTES:,}"
+        )
+    return value
+
+
+def processing_error(event: CallAttempt | Repayment, error: Exception) -> Rejection:
+    """Exception type and message only: nothing of any other borrower's state."""
+    kind = CALL_ATTEMPT if isinstance(event, CallAttempt) else REPAYMENT
+    return Rejection(
+        RejectReason.PROCESSING_ERROR,
+        f"{kind} {event.event_id!r}: applying it raised {type(error).__name__}: {error}",
+    )
+
+
+def contact_point_limit(event: CallAttempt | Repayment) -> Rejection:
+    return Rejection(
+        RejectReason.CONTACT_POINT_LIMIT,
+        f"call_attempt.contact_point: the borrower already has {MAX_CONTACT_POINTS} contact "
+        f"points; {event.event_id!r} would add another",
+    )
+
+
+def reject(
+    record: InputRecord, rejection: Rejection, result: BatchResult, received_at_ms: int
+) -> None:
+    """Count the record as invalid and queue its dead letter."""
+    result.invalid[record.topic, rejection.reason] += 1
+    letter = dead_letter_record(
+        raw=record.value,
+        key=record.key,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        rejection=rejection,
+        received_at_ms=received_at_ms,
+    )
+    result.dead_letters.append((record.partition, dead_letter_key(record.key), letter))

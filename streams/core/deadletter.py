@@ -20,10 +20,21 @@ DEAD_LETTER_SCHEMA = "dead_letter.v1"
 # Base64 grows data by a third; 512 KiB of original keeps a dead letter under Kafka's default
 # 1 MiB message limit, even for a too_large payload.
 MAX_KEPT_VALUE_BYTES = 512 * 1024
+# The key is kept whole up to this size (a borrower_id is at most 128 characters) and cut beyond
+# it, in the record and as the dead letter's own Kafka key; the detail likewise.
+MAX_KEPT_KEY_BYTES = 1024
+MAX_DETAIL_CHARS = 1000
+
+
+def dead_letter_key(key: bytes | None) -> bytes | None:
+    """The dead letter's Kafka key: the original key, cut to MAX_KEPT_KEY_BYTES."""
+    return key if key is None or len(key) <= MAX_KEPT_KEY_BYTES else key[:MAX_KEPT_KEY_BYTES]
 
 
 def _key_fields(key: bytes | None) -> tuple[str | None, str | None]:
-    """The key as text when it is UTF-8 (the usual borrower_id, readable), otherwise base64."""
+    """The key as text when it is UTF-8 (the usual borrower_id, readable), otherwise base64;
+    a key cut at MAX_KEPT_KEY_BYTES inside a character is written as base64."""
+    key = dead_letter_key(key)
     if key is None:
         return None, None
     try:
@@ -49,7 +60,9 @@ def build_dead_letter(
     return {
         "schema": DEAD_LETTER_SCHEMA,
         "reason": rejection.reason.value,
-        "detail": rejection.detail,
+        "detail": rejection.detail
+        if len(rejection.detail) <= MAX_DETAIL_CHARS
+        else rejection.detail[: MAX_DETAIL_CHARS - 1] + "…",
         "source_topic": topic,
         "source_partition": partition,
         "source_offset": offset,

@@ -116,6 +116,7 @@ class RejectReason(StrEnum):
     VALUE_OUT_OF_RANGE = "value_out_of_range"
     FUTURE_EVENT_TIME = "future_event_time"
     PROCESSING_ERROR = "processing_error"
+    CONTACT_POINT_LIMIT = "contact_point_limit"
 
 
 class Rejection(NamedTuple):

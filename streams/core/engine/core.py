@@ -12,7 +12,10 @@ updates the given state in place and returns it (the worker owns the state and w
   other's events look late. Repayments do not move the attempt clock that windows end at;
 * duplicates: an event_id already seen among the attempts (or repayments) within grace; older
   duplicates are late anyway;
-* a full buffer cannot place an attempt older than everything it keeps: that attempt is late too.
+* a full buffer cannot place an attempt older than everything it keeps: that attempt is late too;
+* limited: an attempt on a new contact point when the borrower already has MAX_CONTACT_POINTS
+  (among the attempts kept and the open per-point episodes) is refused, so neither the state nor
+  its per-point episodes can grow without bound; the caller dead-letters it.
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ from streams.core.events import CallAttempt, Repayment
 
 MAX_LOANS = 32
 MAX_REPAYMENT_IDS = 64
+MAX_CONTACT_POINTS = 16
 
 
 class Disposition(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     LATE = "late"
+    LIMITED = "limited"
 
 
 class Outcome(NamedTuple):
@@ -65,6 +70,7 @@ class _Engine(NamedTuple):
 
 _engines: dict[int, tuple[EngineConfig, _Engine]] = {}
 _APPLIED, _DUPLICATE, _LATE = Disposition.APPLIED, Disposition.DUPLICATE, Disposition.LATE
+_LIMITED = Disposition.LIMITED
 
 
 def _outcome(state: BorrowerState, alerts: list[Alert], disposition: Disposition) -> Outcome:
@@ -122,6 +128,8 @@ def _apply_attempt(
         return _outcome(state, [], _LATE)
 
     point = event.contact_point
+    if point not in state.points and _at_contact_point_limit(state, point):
+        return _outcome(state, [], _LIMITED)
     kind = kind_of(event.channel, event.outcome, point)
     state.insert(position, at_ms, kind, point, event.event_id)
     run_before = state.run
@@ -134,6 +142,14 @@ def _apply_attempt(
     for rule in engine.attempt_rules[kind.index]:
         rule.evaluate(ev)
     return _outcome(state, ev.alerts, _APPLIED)
+
+
+def _at_contact_point_limit(state: BorrowerState, point: str) -> bool:
+    """Whether `point` would be one contact point too many. Run only for an attempt on a point
+    the buffer does not hold, which is rare."""
+    known = set(state.points)
+    known.update(slot.partition("@")[2] for slot in state.episodes if "@" in slot)
+    return point not in known and len(known) >= MAX_CONTACT_POINTS
 
 
 def _update_run(state: BorrowerState, position: int, steps: tuple[int, ...]) -> None:

@@ -13,7 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
-from streams.core.deadletter import MAX_KEPT_VALUE_BYTES, dead_letter_record
+from streams.core.deadletter import (
+    MAX_DETAIL_CHARS,
+    MAX_KEPT_KEY_BYTES,
+    MAX_KEPT_VALUE_BYTES,
+    dead_letter_key,
+    dead_letter_record,
+)
 from streams.core.decoding import DECODERS, MAX_PAYLOAD_BYTES, Rejection, RejectReason
 
 SCHEMA = json.loads(
@@ -111,3 +117,20 @@ def test_any_rejected_message_round_trips(kind: str, raw: bytes | None, key: byt
         else base64.b64decode(record["key"])
     )
     assert (original_value, original_key) == (raw, key)
+
+
+@pytest.mark.parametrize("key", [b"k" * 5_000_000, "界".encode() * 400_000])
+def test_a_huge_key_and_detail_are_cut_so_the_dead_letter_fits(key: bytes) -> None:
+    """The value is cut to 512 KiB; the key to 1 KiB (as base64 when cut inside a character)
+    and the detail to 1,000 characters, so the dead letter and its own key fit 1 MiB."""
+    rejection = Rejection(RejectReason.PROCESSING_ERROR, "x" * 100_000)
+    raw = b"v" * MAX_PAYLOAD_BYTES
+    letter = dead_letter_record(raw=raw, key=key, topic=TOPIC, partition=0, offset=0,
+                                rejection=rejection, received_at_ms=RECEIVED_AT_MS)  # fmt: skip
+    record = orjson.loads(letter)
+    assert VALIDATOR.is_valid(record)
+    assert len(record["detail"]) == MAX_DETAIL_CHARS
+    kept = record["key"].encode() if record["key_encoding"] == "utf-8" else b""
+    kept = kept or base64.b64decode(record["key"])
+    assert kept == key[:MAX_KEPT_KEY_BYTES] == dead_letter_key(key)
+    assert len(letter) + MAX_KEPT_KEY_BYTES < 800_000
