@@ -36,7 +36,7 @@ class SeverityLevel:
 @dataclass(frozen=True, slots=True)
 class ConsecutiveUnansweredConfig:
     """`reached_outcomes` end the run, `unanswered_outcomes` extend it, any other outcome leaves
-    it as it is. These two also define the run the third-party gate counts."""
+    it as it is. The third-party gate keeps its own count (any own attempt without contact)."""
 
     enabled: bool = True
     levels: tuple[SeverityLevel, ...] = (

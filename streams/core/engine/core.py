@@ -29,6 +29,8 @@ from streams.core.engine.alert import Alert
 from streams.core.engine.rules import Rule, build_rules, retention_ms
 from streams.core.engine.rules.base import Evaluation
 from streams.core.engine.state import (
+    CONTACT,
+    CONTACT_RUN_STEPS,
     KINDS,
     RUN_EXTENDS,
     RUN_KEEPS,
@@ -66,6 +68,7 @@ class _Engine(NamedTuple):
     retention_ms: int
     max_attempts: int
     run_steps: tuple[int, ...]  # by Kind.index: what the attempt does to `BorrowerState.run`
+    gate_counts_apart: bool  # `run` is not the gate's count: keep `BorrowerState.gate`
 
 
 _engines: dict[int, tuple[EngineConfig, _Engine]] = {}
@@ -83,16 +86,16 @@ def _engine_for(config: EngineConfig) -> _Engine:
     entry = _engines.get(id(config))
     if entry is None or entry[0] is not config:
         rules = build_rules(config)
+        run = config.rules.consecutive_unanswered
+        steps = run_steps(run.reached_outcomes, run.unanswered_outcomes)
         engine = _Engine(
             attempt_rules=tuple(tuple(r for r in rules if r.reacts_to(kind)) for kind in KINDS),
             repayment_rules=tuple(rule for rule in rules if rule.on_repayments),
             enabled=frozenset(rule.name for rule in rules),
             retention_ms=retention_ms(config),
             max_attempts=max(1, config.max_attempts_kept),
-            run_steps=run_steps(
-                config.rules.consecutive_unanswered.reached_outcomes,
-                config.rules.consecutive_unanswered.unanswered_outcomes,
-            ),
+            run_steps=steps,
+            gate_counts_apart=steps != CONTACT_RUN_STEPS,
         )
         if len(_engines) >= 64:
             _engines.clear()
@@ -134,7 +137,11 @@ def _apply_attempt(
     state.insert(position, at_ms, kind, point, event.event_id)
     run_before = state.run
     if kind.own:
+        if engine.gate_counts_apart:
+            _update_gate(state, position)  # first: a state without a gate starts from its run
         _update_run(state, position, engine.run_steps)
+    if not engine.gate_counts_apart:
+        state.gate = None  # left over from a config whose run counted otherwise
     if event.borrower_tz:
         state.timezone = event.borrower_tz
     position -= _advance(state, at_ms, config, engine)
@@ -171,6 +178,24 @@ def _update_run(state: BorrowerState, position: int, steps: tuple[int, ...]) -> 
     after = [t for t, kind in later if steps[kind.index] == RUN_EXTENDS]  # none reached: above
     state.run = len(after)
     state.run_start_ms = after[0] if after else None
+
+
+def _update_gate(state: BorrowerState, position: int) -> None:
+    """Keep `gate` = own attempts without contact after the newest own contact (the contact
+    class, whatever the run counts); a state without one starts from its run."""
+    gate = state.gate
+    if gate is None:
+        gate = state.gate = [state.run, state.last_contact_ms]
+    at_ms = state.times[position]
+    last_contact = gate[1]
+    if last_contact is not None and at_ms < last_contact:
+        return
+    if state.kinds[position].cls != CONTACT:
+        gate[0] += 1  # type: ignore[operator]
+        return
+    gate[1] = at_ms
+    later = state.kinds[position + 1 :]
+    gate[0] = sum(1 for kind in later if kind.own and kind.cls != CONTACT)
 
 
 def _advance(state: BorrowerState, at_ms: int, config: EngineConfig, engine: _Engine) -> int:

@@ -217,6 +217,12 @@ def run_steps(reached: tuple[str, ...], unanswered: tuple[str, ...]) -> tuple[in
     )
 
 
+CONTACT_RUN_STEPS = run_steps(
+    tuple(o for o, code in OUTCOME_CODE.items() if code == CONTACT),
+    tuple(o for o, code in OUTCOME_CODE.items() if code != CONTACT),
+)  # the contact class ends the run, everything else extends it: the third-party gate's count
+
+
 def kind_of(channel: str, outcome: str, contact_point: str) -> Kind:
     """Valid events only: channel and outcome are known enum values."""
     return _KIND_OF[channel, outcome, contact_point != EMERGENCY_CONTACT_POINT]
@@ -252,12 +258,16 @@ class BorrowerState:
     `run` counts the borrower's own unanswered attempts since `last_contact_ms` (the newest own
     attempt that reached the borrower, ever); which outcomes reach and which go unanswered is
     the config's (`run_steps`). It is exact even when the run is longer than the attempt buffer.
+    `gate` is [own attempts without contact since the newest own contact, that contact's time]:
+    the third-party gate's count, which always means the contact class. It is None while `run`
+    counts exactly that (then the gate reads `run`), and is left out of the encoding then.
     `policy_fired` holds the (violation kind, local day number) pairs contact_policy already
     raised, pruned to the days a non-late event can still fall on.
     """
 
     __slots__ = (
         "episodes",
+        "gate",
         "id_horizon_ms",
         "ids",
         "kinds",
@@ -283,6 +293,7 @@ class BorrowerState:
         self.run = 0
         self.run_start_ms: int | None = None
         self.last_contact_ms: int | None = None
+        self.gate: list[int | None] | None = None
         self.timezone: str | None = None
         self.loans: dict[str, Loan] = {}
         self.episodes: dict[str, Episode] = {}
@@ -302,6 +313,10 @@ class BorrowerState:
 
     def drop_oldest(self, count: int) -> None:
         del self.times[:count], self.kinds[:count], self.points[:count], self.ids[:count]
+
+    def gate_run(self) -> int:
+        """Own attempts in a row without contact, as the third-party gate counts them."""
+        return self.run if self.gate is None else self.gate[0]  # type: ignore[return-value]
 
     def max_days_past_due(self) -> int | None:
         """The highest days_past_due over the known loans; None without loans."""
@@ -366,6 +381,7 @@ class BorrowerState:
                 {_abbreviate(slot, _SHORT): list(ep) for slot, ep in self.episodes.items()},
                 sorted([_SHORT.get(kind, kind), day] for kind, day in self.policy_fired),
                 self.repayment_ids,
+                *(() if self.gate is None else (self.gate,)),
             ]
         )
         return memoryview(encoded).tobytes()
@@ -393,8 +409,9 @@ class BorrowerState:
             episodes,
             fired,
             repayment_ids,
-        ) = fields
+        ) = fields[:16]
         state = cls.__new__(cls)  # every slot is set below: __init__'s empty values are waste
+        state.gate = fields[16] if len(fields) > 16 else None  # absent: `run` is the gate's count
         state.newest_ms = newest_ms
         state.id_horizon_ms = id_horizon_ms
         state.run = run

@@ -72,7 +72,7 @@ class Evaluation:
     def third_party_gate_open(self) -> bool:
         """Emergency contacts may be called once the borrower's own contact data has failed."""
         state = self.state
-        return state.run >= self.config.third_party_gate.min_consecutive_failed or any(
+        return state.gate_run() >= self.config.third_party_gate.min_consecutive_failed or any(
             slot.startswith(CONTACT_INFO_INVALID_SLOT) for slot in state.episodes
         )
 

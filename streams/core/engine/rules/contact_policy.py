@@ -88,7 +88,8 @@ class ContactPolicy(Rule):
             limit = ev.config.third_party_gate.min_consecutive_failed
             reason = (
                 f"Emergency contact attempted while the third-party gate is closed "
-                f"({ev.state.run} own attempts in a row without contact, gate opens at {limit}; "
+                f"({ev.state.gate_run()} own attempts in a row without contact, gate opens at "
+                f"{limit}; "
                 f"no contact point known invalid)"
             )
             self._fire(
@@ -97,7 +98,7 @@ class ContactPolicy(Rule):
                 kind=THIRD_PARTY_GATE_CLOSED,
                 day=day,
                 reason=reason,
-                counts={"run": ev.state.run},
+                counts={"run": ev.state.gate_run()},
                 indices=[ev.position],
             )
 

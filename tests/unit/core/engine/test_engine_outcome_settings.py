@@ -1,10 +1,13 @@
 """Which outcomes reach the borrower: `reached_outcomes` / `unanswered_outcomes` of
-consecutive_unanswered (the run, and the third-party gate that counts it) and `reached_outcomes`
-of all_channels_failed. Hand-computed scenarios, each against the classic contact-only reading."""
+consecutive_unanswered (the run) and `reached_outcomes`
+of all_channels_failed; the third-party gate keeps counting contacts. Hand-computed scenarios,
+each against the classic contact-only reading."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+
+import orjson
 
 from streams.core.config import (
     CONTACT_OUTCOMES,
@@ -12,6 +15,7 @@ from streams.core.config import (
     AllChannelsFailedConfig,
     ConsecutiveUnansweredConfig,
 )
+from streams.core.engine import BorrowerState
 from streams.core.events import CallAttempt
 from tests.unit.core.engine.engine_events import Run, at, call, only, transitions
 
@@ -75,18 +79,40 @@ def test_late_reached_outcome_splits_the_run_counting_only_unanswered() -> None:
     assert run.state.run_start_ms == at(0.2)
 
 
-def test_the_third_party_gate_counts_the_configured_run() -> None:
-    """Rule off, its outcome lists still define the run the gate opens on."""
+def test_the_third_party_gate_counts_contacts_whatever_the_run_counts() -> None:
+    """A read SMS is left out of the run here, yet it is still no contact for the gate."""
     events = [call("v", at(0)), call("s", at(1), "read", channel="sms"), call("v2", at(2))]
     emergency = call("x", at(3), contact_point="emergency_contact")
-    for reached, unanswered, gate_alerts in (
-        (CONTACT_OUTCOMES, NON_CONTACT_OUTCOMES, []),
-        ((*CONTACT_OUTCOMES, "read"), NOT_READ, ["third_party_gate_closed@2026-11-27"]),
+    for reached, unanswered in (
+        (CONTACT_OUTCOMES, NON_CONTACT_OUTCOMES),
+        (CONTACT_OUTCOMES, NOT_READ),
+        ((*CONTACT_OUTCOMES, "read"), NOT_READ),
     ):
-        off = replace(run_config(reached, unanswered), enabled=False)
-        run = Run(only(contact_policy=None, consecutive_unanswered=off))
-        alerts = run.feed(*events, emergency)
-        assert [a.episode_key for a in alerts] == gate_alerts
+        config = only(contact_policy=None, consecutive_unanswered=run_config(reached, unanswered))
+        run = Run(config)
+        assert run.feed(*events) == []
+        assert run.state is not None
+        assert run.state.gate_run() == 3
+        assert [a.rule for a in run.feed(emergency)] == []  # gate open: no violation
+        restored = Run(config)
+        restored.state = BorrowerState.from_bytes(run.state.to_bytes())
+        assert restored.state.gate_run() == 3
+    assert Run(only(contact_policy=None)).feed(emergency) != []  # closed gate: a violation
+
+
+def test_gate_count_follows_late_contacts_and_is_left_out_when_run_is_the_same() -> None:
+    apart = Run(only(consecutive_unanswered=run_config((*CONTACT_OUTCOMES, "read"), NOT_READ)))
+    apart.feed(*(call(f"e{i}", at(i / 10)) for i in range(4)))
+    apart.feed(call("late", at(0.15), "answered"))  # splits both counts: e2, e3 remain
+    assert apart.state is not None
+    assert apart.state.gate == [2, at(0.15)]
+    assert apart.state.run == 2
+    classic = Run(only(consecutive_unanswered=run_config(CONTACT_OUTCOMES, NON_CONTACT_OUTCOMES)))
+    classic.feed(*(call(f"e{i}", at(i / 10)) for i in range(4)))
+    assert classic.state is not None
+    assert classic.state.gate is None
+    assert len(orjson.loads(classic.state.to_bytes())) == 16  # the stored format as before
+    assert len(orjson.loads(apart.state.to_bytes())) == 17
 
 
 def test_all_channels_failed_with_read_as_reached() -> None:
@@ -96,7 +122,9 @@ def test_all_channels_failed_with_read_as_reached() -> None:
         call("s", at(1), "read", channel="sms"),
         call("p", at(2), channel="app_push"),
     ]
-    classic = Run(only(all_channels_failed=None))
+    classic = Run(
+        only(all_channels_failed=AllChannelsFailedConfig(reached_outcomes=CONTACT_OUTCOMES))
+    )
     assert transitions(classic.feed(*events)) == [(AF, "raised", "critical")]
     reads = Run(only(all_channels_failed=config))
     assert reads.feed(*events) == []
