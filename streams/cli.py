@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from streams.log_masking import install_log_masking
+
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("streams.worker.app", "worker_command"),
     "simulate": ("streams.tools.simulate", "command"),
@@ -59,6 +61,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="reachwatch")
 def main() -> None:
     """reachwatch: early warnings that a borrower is becoming unreachable."""
+    install_log_masking()  # phone numbers and e-mail addresses never reach a log line
 
 
 if __name__ == "__main__":

@@ -142,6 +142,11 @@ class EngineConfig:
     version: str = "defaults"
 
 
+# How long the input topics keep events (`reachwatch topics create`); dead letters carry raw
+# input payloads, so by default they are kept no longer.
+INPUT_RETENTION_MS = 14 * DAY_MS
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaConfig:
     broker: str = "kafka://127.0.0.1:9092"
@@ -155,6 +160,7 @@ class KafkaConfig:
     repartition: bool = False
     processing_guarantee: str = "at_least_once"  # or "exactly_once"
     store: str = "memory://"  # or "rocksdb://"
+    dead_letter_retention_ms: int = INPUT_RETENTION_MS
     security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
     sasl_mechanism: str | None = None  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
     sasl_username: str | None = None

@@ -557,6 +557,7 @@ SCHEMA = Section(
                 "repartition": Key(Boolean()),
                 "processing_guarantee": Key(Choice(("at_least_once", "exactly_once"))),
                 "store": Key(Choice(("memory://", "rocksdb://"))),
+                "dead_letter_retention": Key(Duration(), "dead_letter_retention_ms"),
                 "security_protocol": Key(
                     Choice(("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
                 ),

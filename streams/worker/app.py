@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import sys
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from typing import Any
 
 import click
 import faust
+import orjson
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP, EventT
 from mode import CrashingSupervisor
@@ -52,6 +54,7 @@ DEFAULT_EVICTION_SWEEP_S = 30.0
 FAUST_REQUEST_TIMEOUT_S = 90.0  # Faust's default
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
 TABLE_NAME = "borrowers"
+logger = logging.getLogger(__name__)
 # (key, state bytes or None for a tombstone) per changelog partition
 ChangelogRecords = dict[int, list[tuple[bytes, bytes | None]]]
 
@@ -342,6 +345,8 @@ class Worker:
                 for _, key, letter in result.dead_letters]  # fmt: skip
 
     def _count(self, result: BatchResult, emitted_at_ms: int) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            _log_outputs(result)
         metrics = self.metrics
         for topic, count in result.consumed.items():
             metrics.events_consumed.labels(topic=topic).inc(count)
@@ -399,6 +404,19 @@ class Worker:
                     self.metrics.state_evictions.inc()
             await self._persisted(await self._publish_changelog(tombstones))
         self.metrics.borrowers_tracked.set(self.table.tracked(active))
+
+
+def _log_outputs(result: BatchResult) -> None:
+    """At debug level, a line per alert and dead letter (the log masking covers what a dead
+    letter's detail quotes from the rejected message)."""
+    for _, alert in result.alerts:
+        logger.debug("alert %s: %s %s %s for %s: %s", alert.alert_id, alert.rule, alert.state,
+                     alert.severity, alert.borrower_id, alert.reason)  # fmt: skip
+    for _, _, letter in result.dead_letters:
+        record = orjson.loads(letter)
+        logger.debug("dead letter from %s[%s]@%s: %s: %s", record["source_topic"],
+                     record["source_partition"], record["source_offset"], record["reason"],
+                     record["detail"])  # fmt: skip
 
 
 async def _freeze_startup_objects() -> None:

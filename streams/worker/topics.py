@@ -10,14 +10,16 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
 from streams.cli_options import config_option, settings_or_exit
-from streams.core.config import DAY_MS, Settings
+from streams.core.config import DAY_MS, INPUT_RETENTION_MS, Settings
 from streams.worker.startup import StartupError, admin_client, create_missing
 
 TABLE_CHANGELOG_SUFFIX = "-borrowers-changelog"
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
-    """Inputs and alerts share the partition count; the table changelog is compacted."""
+    """Inputs and alerts share the partition count; the table changelog is compacted. Dead
+    letters hold raw input payloads (personal data): `dead_letter_retention`, by default the
+    inputs' retention."""
     kafka = settings.kafka
     partitions, replicas = kafka.partitions, kafka.replication_factor
 
@@ -28,10 +30,10 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         return NewTopic(name, partitions, replicas, topic_configs=configs)
 
     return [
-        spec(kafka.call_topic, 14 * DAY_MS),
-        spec(kafka.repayment_topic, 14 * DAY_MS),
+        spec(kafka.call_topic, INPUT_RETENTION_MS),
+        spec(kafka.repayment_topic, INPUT_RETENTION_MS),
         spec(kafka.alert_topic, 30 * DAY_MS),
-        spec(kafka.dead_letter_topic, 30 * DAY_MS),
+        spec(kafka.dead_letter_topic, kafka.dead_letter_retention_ms),
         spec(f"{kafka.app_id}{TABLE_CHANGELOG_SUFFIX}", None, compact=True),
     ]
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.core.config import DAY_MS, HOUR_MS, Settings
+from streams.core.config import DAY_MS, HOUR_MS, INPUT_RETENTION_MS, Settings
 from streams.core.config_loader import (
     CONFIG_ENV,
     ConfigError,
@@ -312,6 +312,8 @@ CASES = [
         "48h is shorter than rules.",
     ),
     ("engine", "max_attempts_kept = 4", f"{LOW_RATE}.min_attempts", "can never be reached"),
+    ("kafka", "dead_letter_retention = 'forever'", "dead_letter_retention", "not a duration"),
+    ("kafka", "dead_letter_retention = '0s'", "dead_letter_retention", ""),
 ]
 
 
@@ -438,6 +440,14 @@ def test_group_instance_id_is_unset_unless_given() -> None:
     assert load_settings(None, {}).kafka.group_instance_id is None
     env = {"REACHWATCH_KAFKA__GROUP_INSTANCE_ID": ""}
     assert load_settings(None, env).kafka.group_instance_id is None
+
+
+def test_dead_letter_retention_defaults_to_the_inputs_and_is_configurable(write: Write) -> None:
+    assert load_settings(None, env={}).kafka.dead_letter_retention_ms == INPUT_RETENTION_MS
+    path = write("[kafka]\ndead_letter_retention = '3d'")
+    assert load_settings(path, env={}).kafka.dead_letter_retention_ms == 3 * DAY_MS
+    env = {"REACHWATCH_KAFKA__DEAD_LETTER_RETENTION": "36h"}
+    assert load_settings(path, env).kafka.dead_letter_retention_ms == 36 * HOUR_MS
 
 
 def test_environment_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -157,13 +157,19 @@ def evidence(
     window_start_ms: int | None,
     window_end_ms: int | None,
     event_ids: list[str],
+    contact_point: str | None = None,
 ) -> dict[str, object]:
-    return {
+    """`contact_point` goes in as the producer sent it, for alerts about one contact point:
+    downstream needs it to refresh that contact (the reason only shows it masked)."""
+    proof: dict[str, object] = {
         "counts": counts,
         "window_start": None if window_start_ms is None else format_time(window_start_ms),
         "window_end": None if window_end_ms is None else format_time(window_end_ms),
         "event_ids": event_ids,
     }
+    if contact_point is not None:
+        proof["contact_point"] = contact_point
+    return proof
 
 
 def duration_label(ms: int) -> str:

@@ -33,6 +33,7 @@ from streams.core.engine.localtime import (
 )
 from streams.core.engine.rules.base import RAISED, Evaluation, Rule, evidence
 from streams.core.engine.state import CONTACT, CONTACT_FIELD, Episode, tally_count, window_tally
+from streams.core.personal_data import mask_contact_point
 
 QUIET_HOURS = "quiet_hours"
 UNANSWERED_PER_CONTACT_POINT = "unanswered_per_contact_point"
@@ -140,20 +141,20 @@ class ContactPolicy(Rule):
         start, end = day_bounds(zone, day)
         first = bisect_left(times, start)
         end = bisect_left(times, end, lo=first)
-        point = attempt.contact_point
+        point: str | None = attempt.contact_point
         if kind == CONTACTS_PER_DAY:
             hits = [i for i in range(first, end) if kinds[i].cls == CONTACT and kinds[i].own]
             what = "right-party contacts"
+            point = None
         else:
             points = state.points
             hits = [i for i in range(first, end) if kinds[i].cls != CONTACT and points[i] == point]
-            what = f"unanswered attempts on {point}"
+            what = f"unanswered attempts on {mask_contact_point(attempt.contact_point)}"
         if len(hits) > limit:
             reason = f"{len(hits)} {what} on local day {day_label(day)} (limit {limit})"
             counts = {"attempts": len(hits)}
-            self._fire(
-                ev, zone=zone, kind=kind, day=day, reason=reason, counts=counts, indices=hits
-            )
+            self._fire(ev, zone=zone, kind=kind, day=day, reason=reason, counts=counts,
+                       indices=hits, contact_point=point)  # fmt: skip
 
     def _fire(
         self,
@@ -165,6 +166,7 @@ class ContactPolicy(Rule):
         reason: str,
         counts: dict[str, int],
         indices: list[int],
+        contact_point: str | None = None,
     ) -> None:
         fired = ev.state.policy_fired
         if (kind, day) in fired:
@@ -175,6 +177,6 @@ class ContactPolicy(Rule):
         fired.add((kind, day))
         at_ms = ev.state.times[ev.position]
         first_ms = ev.state.times[indices[0]]
-        proof = evidence(counts, first_ms, at_ms, ev.state.cited_ids(indices))
+        proof = evidence(counts, first_ms, at_ms, ev.state.cited_ids(indices), contact_point)
         episode = Episode(f"{kind}@{day_label(day)}", 0, at_ms)
         self.emit(ev, RAISED, episode, reason, proof)

@@ -60,12 +60,13 @@ SCENARIOS: list[tuple[str, str, dict[str, object], list[Event]]] = [
     ),
     (
         "contact_info_invalid",
-        "Two invalid outcomes on the secondary number; an answer there resolves it.",
+        "Two invalid outcomes on a number the producer sent as the contact point; an answer there "
+        "resolves it. Reason and episode id show the number masked, the evidence as sent.",
         {"contact_info_invalid": None},
         [
-            call("ca-01", at(0), "number_suspended", contact_point="secondary"),
-            call("ca-02", at(30), "wrong_party", contact_point="secondary"),
-            call("ca-03", at(50), "answered", contact_point="secondary"),
+            call("ca-01", at(0), "number_suspended", contact_point="+8613800138000"),
+            call("ca-02", at(30), "wrong_party", contact_point="+8613800138000"),
+            call("ca-03", at(50), "answered", contact_point="+8613800138000"),
         ],
     ),
     (

@@ -123,6 +123,28 @@ def test_contact_info_invalid_immediate_outcome() -> None:
     assert "conclusive" in raised[0].reason
 
 
+@pytest.mark.parametrize(
+    ("point", "shown"),
+    [("+8613800138000", "+86138****8000"), ("jane.doe@example.com", "j***@example.com")],
+)
+def test_contact_info_invalid_masks_the_point_in_reason_and_episode(point: str, shown: str) -> None:
+    """The producer put the number or address itself in contact_point: reason and episode id
+    show it masked; the evidence carries it as sent, for refreshing that contact."""
+    run = Run(only(contact_info_invalid=None))
+    channel = "email" if "@" in point else "voice"
+    outcome = "bounced" if "@" in point else "number_invalid"
+    raised = run.feed(*(call(f"n{i}", at(i), outcome, channel=channel, contact_point=point)
+                        for i in range(2)))  # fmt: skip
+    resolved = run.feed(call("c1", at(2), "replied" if "@" in point else "answered",
+                             channel=channel, contact_point=point))  # fmt: skip
+    for alert in [*raised, *resolved]:
+        assert point not in alert.reason
+        assert shown in alert.reason
+        assert point not in alert.episode_key
+        assert alert.evidence["contact_point"] == point
+    assert [a.state for a in [*raised, *resolved]] == ["raised", "resolved"]
+
+
 def test_contact_info_invalid_window_edge() -> None:
     config = only(contact_info_invalid=ContactInfoInvalidConfig(window_ms=7 * DAY_MS))
     run = Run(config)
@@ -236,6 +258,15 @@ def test_unanswered_per_contact_point_per_day() -> None:
     assert [a.episode_key for a in alerts] == ["unanswered_per_contact_point@2026-11-27"]
     assert alerts[0].evidence["counts"] == {"attempts": 7}
     assert run.feed(call("e7", at(4))) == []
+
+
+def test_unanswered_per_contact_point_masks_the_point() -> None:
+    run = Run(only(contact_policy=None))
+    number = "13800138000"
+    alerts = run.feed(*(call(f"e{i}", at(i / 2), contact_point=number) for i in range(7)))
+    (alert,) = alerts
+    assert alert.reason == "7 unanswered attempts on 138****8000 on local day 2026-11-27 (limit 6)"
+    assert alert.evidence["contact_point"] == number
 
 
 def test_contacts_per_day_limit() -> None:
