@@ -304,7 +304,8 @@ def _non_negative(
         if value < 0:
             raise _Invalid(RejectReason.NEGATIVE_VALUE, kind, name, f"{_show(value)} is below 0")
         if not integer:
-            return value
+            number: float = value
+            return number
         if value <= MAX_DAYS_PAST_DUE:
             return int(value)
         raise _Invalid(
