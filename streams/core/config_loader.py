@@ -439,8 +439,11 @@ class Section:
         return self.keys[key_name].attr or key_name
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 SASL_KEYS = ("sasl_mechanism", "sasl_username", "sasl_password")
 SSL_KEYS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+SECURITY_KEYS = ("security_protocol", *SASL_KEYS, *SSL_KEYS)
 TOPIC_KEYS = ("call_topic", "repayment_topic", "alert_topic", "dead_letter_topic")
 # What Kafka brokers accept by default (group.min/max.session.timeout.ms); a JoinGroup outside
 # is refused with INVALID_SESSION_TIMEOUT, which the worker would only retry.
@@ -558,12 +561,8 @@ SCHEMA = Section(
                 "processing_guarantee": Key(Choice(("at_least_once", "exactly_once"))),
                 "store": Key(Choice(("memory://", "rocksdb://"))),
                 "dead_letter_retention": Key(Duration(), "dead_letter_retention_ms"),
-                "security_protocol": Key(
-                    Choice(("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
-                ),
-                "sasl_mechanism": Key(
-                    Choice(("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")), optional=True
-                ),
+                "security_protocol": Key(Choice(SECURITY_PROTOCOLS)),
+                "sasl_mechanism": Key(Choice(SASL_MECHANISMS), optional=True),
                 "sasl_username": OPTIONAL_TEXT,
                 "sasl_password": Key(Text(), optional=True, secret=True),
                 "ssl_cafile": OPTIONAL_TEXT,
@@ -763,6 +762,16 @@ def config_version(engine: EngineConfig) -> str:
     del canonical["max_future_skew_ms"]
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def kafka_security_problems(kafka: KafkaConfig) -> list[ConfigProblem]:
+    """The `[kafka]` security keys of a `KafkaConfig` built in code, checked exactly as a loaded
+    file's are, so the clients validate their settings with the loader's rules, not a copy."""
+    section = SCHEMA.children["kafka"]
+    table = {key: value for key in SECURITY_KEYS if (value := getattr(kafka, key)) is not None}
+    report = Reporter(DEFAULTS_SOURCE)
+    build(section, table, "kafka", report)
+    return report.problems
 
 
 def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None) -> Settings:

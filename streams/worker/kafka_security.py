@@ -24,13 +24,10 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from faust.types.auth import CredentialsT
 
 from streams.core.config import KafkaConfig
+from streams.core.config_loader import SSL_KEYS, kafka_security_problems
 
-SECURITY_PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 REDACTED = "***"
 _SECRET_WORDS: tuple[str, ...] = ("password", "secret", "token")
-_SSL_FILE_KEYS: tuple[str, ...] = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
-_SASL_KEYS: tuple[str, ...] = ("sasl_mechanism", "sasl_username", "sasl_password")
 
 
 class KafkaSecurityError(ValueError):
@@ -50,42 +47,15 @@ def uses_sasl(kafka: KafkaConfig) -> bool:
 
 
 def security_problems(kafka: KafkaConfig) -> list[str]:
-    """Every inconsistency, as `kafka.<key>: ...` lines, so one run reports them all."""
-    protocol = kafka.security_protocol
-    if protocol not in SECURITY_PROTOCOLS:
-        allowed = ", ".join(SECURITY_PROTOCOLS)
-        return [f"kafka.security_protocol: {protocol!r} is not one of {allowed}"]
-    problems: list[str] = []
-    if uses_sasl(kafka):
-        if kafka.sasl_mechanism not in SASL_MECHANISMS:
-            problems.append(
-                f"kafka.sasl_mechanism: {kafka.sasl_mechanism!r} is not one of "
-                f"{', '.join(SASL_MECHANISMS)} (required by security_protocol {protocol})"
-            )
-        problems.extend(
-            f"kafka.{key}: required by security_protocol {protocol}"
-            for key in ("sasl_username", "sasl_password")
-            if not getattr(kafka, key)
-        )
-    else:
-        problems.extend(
-            f"kafka.{key}: set, but security_protocol {protocol} does not use SASL"
-            for key in _SASL_KEYS
-            if getattr(kafka, key)
-        )
+    """Every problem, as `kafka.<key>: ...` lines, so one run reports them all: the loader's
+    rules (one place for them), then what only the running process can see, unreadable files."""
+    problems = [f"{p.key_path}: {p.message}" for p in kafka_security_problems(kafka)]
     if uses_tls(kafka):
-        for key in _SSL_FILE_KEYS:
-            path = getattr(kafka, key)
-            if path and not Path(path).is_file():
-                problems.append(f"kafka.{key}: {path} is not a readable file")
-        if kafka.ssl_keyfile and not kafka.ssl_certfile:
-            problems.append("kafka.ssl_keyfile: set without kafka.ssl_certfile")
-    else:
-        problems.extend(
-            f"kafka.{key}: set, but security_protocol {protocol} does not use TLS"
-            for key in _SSL_FILE_KEYS
-            if getattr(kafka, key)
-        )
+        problems += [
+            f"kafka.{key}: {path} is not a readable file"
+            for key in SSL_KEYS
+            if (path := getattr(kafka, key)) and not Path(path).is_file()
+        ]
     return problems
 
 
@@ -137,7 +107,7 @@ def kafka_python_kwargs(kafka: KafkaConfig) -> dict[str, Any]:
             "sasl_plain_password": kafka.sasl_password,
         }
     if uses_tls(kafka):
-        kwargs |= {key: getattr(kafka, key) for key in _SSL_FILE_KEYS if getattr(kafka, key)}
+        kwargs |= {key: getattr(kafka, key) for key in SSL_KEYS if getattr(kafka, key)}
     return kwargs
 
 
