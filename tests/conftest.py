@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from streams.local_kafka.broker import LocalKafkaError, start_local_kafka
+from tests.support.secure_kafka import SecureKafka, start_secure_kafka
 
 _BROKER_LINE = pytest.StashKey[str]()
 INTEGRATION_DIR = Path(__file__).parent / "integration"
@@ -44,11 +45,37 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
         broker.stop()
 
 
+@pytest.fixture(scope="session")
+def secure_kafka(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SecureKafka]:
+    """A second broker, started only when a test asks: SASL_SSL (SCRAM-SHA-512) and mutual-TLS
+    listeners behind an authorizer, with certificates and passwords made for this run."""
+    try:
+        secure = start_secure_kafka(tmp_path_factory.mktemp("secure-kafka"))
+    except LocalKafkaError as error:
+        pytest.fail(f"the secured local Kafka broker is not available: {error}", pytrace=False)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"\nkafka: secured broker started in {secure.broker.startup_seconds:.1f}s "
+            f"(SASL_SSL {secure.sasl_ssl}, mTLS {secure.mtls})"
+        )
+    try:
+        yield secure
+    finally:
+        secure.broker.stop()
+
+
+BROKER_FIXTURES = ("kafka_bootstrap", "secure_kafka")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that needs the broker (all of tests/integration, and any other that asks
     for it) is marked `integration`, so `pytest -m "not integration"` runs without Java."""
     for item in items:
-        needs_broker = "kafka_bootstrap" in getattr(item, "fixturenames", ())
+        fixtures = getattr(item, "fixturenames", ())
+        needs_broker = any(name in fixtures for name in BROKER_FIXTURES)
         if needs_broker or INTEGRATION_DIR in item.path.parents:
             item.add_marker(pytest.mark.integration)
 

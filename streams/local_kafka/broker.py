@@ -19,9 +19,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,11 +45,11 @@ _SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners={listeners},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners={listeners}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name={inter_broker}
+listener.security.protocol.map={protocols},CONTROLLER:{controller_protocol}
 log.dirs={log_dir}
 num.partitions=1
 auto.create.topics.enable=true
@@ -80,6 +81,24 @@ logger.state.level = WARN
 
 class LocalKafkaError(RuntimeError):
     """The broker could not be fetched or started; the message says why."""
+
+
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """How clients must talk to the broker. The default is one plaintext listener; the test
+    suite passes TLS and SASL listeners, an authorizer and SCRAM users to check that every
+    client honours the `[kafka]` security keys against a broker that demands them."""
+
+    listeners: tuple[tuple[str, str], ...] = (("PLAINTEXT", "PLAINTEXT"),)  # (name, protocol)
+    inter_broker_listener: str = "PLAINTEXT"
+    controller_protocol: str = "PLAINTEXT"
+    properties: Mapping[str, str] = field(default_factory=dict)  # added to server.properties
+    format_args: tuple[str, ...] = ()  # StorageTool format options, e.g. --add-scram
+    probe_listener: str = "PLAINTEXT"  # readiness is asked on this listener...
+    probe_settings: Mapping[str, Any] = field(default_factory=dict)  # ...with these settings
+
+
+PLAINTEXT = BrokerSecurity()
 
 
 def free_port() -> int:
@@ -124,8 +143,8 @@ def kafka_version(jars: Path) -> str:
     raise LocalKafkaError(f"no kafka_2.13 jar in {jars}")
 
 
-def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """True when the broker answers a metadata request."""
+def broker_answers(bootstrap: str, timeout_s: float = 2.0, **client: Any) -> bool:
+    """True when the broker answers a metadata request (`client`: kafka-python security)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -138,6 +157,7 @@ def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout_s * 1000),
+            **client,
         )
     except (KafkaError, OSError, ValueError):
         return False
@@ -152,7 +172,9 @@ def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
 
 @dataclass
 class LocalKafka:
-    """A running broker: its address, version, how long it took to start, and its log."""
+    """A running broker: its address, version, how long it took to start, and its log.
+
+    `bootstrap` is the probed listener's address; `listeners` maps every listener name to its."""
 
     bootstrap: str
     version: str
@@ -161,6 +183,7 @@ class LocalKafka:
     work_dir: Path
     process: subprocess.Popen[bytes]
     owns_work_dir: bool = field(default=False, repr=False)
+    listeners: dict[str, str] = field(default_factory=dict)
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM for a clean controlled shutdown, SIGKILL if it does not finish in time."""
@@ -175,12 +198,14 @@ class LocalKafka:
             return "(no log)"
 
 
-def _format_storage(java: str, classpath: str, properties: Path, log_config: Path) -> None:
+def _format_storage(
+    java: str, classpath: str, properties: Path, log_config: Path, extra: tuple[str, ...]
+) -> None:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     formatted = subprocess.run(
         [java, "-cp", classpath, f"-Dlog4j2.configurationFile={log_config}",
          "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-         "--config", str(properties)],
+         "--config", str(properties), *extra],
         capture_output=True,
         text=True,
         check=False,
@@ -189,8 +214,10 @@ def _format_storage(java: str, classpath: str, properties: Path, log_config: Pat
         raise LocalKafkaError(f"kafka StorageTool format failed:\n{formatted.stderr[-2000:]}")
 
 
-def _wait_until_ready(broker: LocalKafka, deadline: float, timeout_s: float) -> None:
-    while not broker_answers(broker.bootstrap):
+def _wait_until_ready(
+    broker: LocalKafka, deadline: float, timeout_s: float, client: Mapping[str, Any]
+) -> None:
+    while not broker_answers(broker.bootstrap, **client):
         if broker.process.poll() is not None:
             broker.stop()
             raise LocalKafkaError(
@@ -213,8 +240,11 @@ def start_local_kafka(
     cache_dir: Path = DEFAULT_CACHE,
     timeout_s: float = 90.0,
     heap: str = "768m",
+    security: BrokerSecurity = PLAINTEXT,
 ) -> LocalKafka:
-    """Fetch (once), format and start a broker; return when it answers metadata requests."""
+    """Fetch (once), format and start a broker; return when it answers metadata requests.
+
+    `port` is the first listener's; further listeners get free ports."""
     jars = ensure_jars(cache_dir)
     java = shutil.which("java")
     if java is None:
@@ -229,17 +259,27 @@ def start_local_kafka(
     work.mkdir(parents=True, exist_ok=True)
     log_dir = work / "data"
     log_file = work / "kafka.log"
-    port = port or free_port()
+    ports = [port or free_port(), *(free_port() for _ in security.listeners[1:])]
+    addresses = {
+        name: f"127.0.0.1:{p}" for (name, _), p in zip(security.listeners, ports, strict=True)
+    }
     properties = work / "server.properties"
-    properties.write_text(
-        _SERVER_PROPERTIES.format(port=port, controller_port=free_port(), log_dir=log_dir)
+    server_properties = _SERVER_PROPERTIES.format(
+        listeners=",".join(f"{name}://{address}" for name, address in addresses.items()),
+        inter_broker=security.inter_broker_listener,
+        protocols=",".join(f"{name}:{protocol}" for name, protocol in security.listeners),
+        controller_protocol=security.controller_protocol,
+        controller_port=free_port(),
+        log_dir=log_dir,
     )
+    extra = "".join(f"{key}={value}\n" for key, value in security.properties.items())
+    properties.write_text(server_properties + extra)
     log_config = work / "log4j2.properties"
     log_config.write_text(_LOG4J2.format(log_file=log_file))
     classpath = f"{jars}/*"
     started = time.monotonic()
     if not (log_dir / "meta.properties").exists():  # a kept --data-dir is formatted already
-        _format_storage(java, classpath, properties, log_config)
+        _format_storage(java, classpath, properties, log_config, security.format_args)
     with (work / "kafka.stdout").open("wb") as stdout:
         process = spawn(
             [java, f"-Xmx{heap}", "-Xms256m", "-XX:+UseG1GC",
@@ -248,15 +288,16 @@ def start_local_kafka(
             stdout=stdout,
         )  # fmt: skip
     broker = LocalKafka(
-        bootstrap=f"127.0.0.1:{port}",
+        bootstrap=addresses[security.probe_listener],
         version=kafka_version(jars),
         startup_seconds=0.0,
         log_file=log_file,
         work_dir=work,
         process=process,
         owns_work_dir=owns_work_dir,
+        listeners=addresses,
     )
-    _wait_until_ready(broker, started + timeout_s, timeout_s)
+    _wait_until_ready(broker, started + timeout_s, timeout_s, security.probe_settings)
     broker.startup_seconds = time.monotonic() - started
     return broker
 
