@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from itertools import count
 from typing import Any
@@ -38,7 +39,12 @@ from streams.tools.simulation.population import (
 )
 from streams.tools.simulation.profiles import DEFAULT_MIX, parse_mix
 from streams.tools.simulation.strategy import Attempt, CollectionStrategy, ContactState
-from streams.worker.kafka_security import kafka_python_kwargs
+from streams.worker.kafka_security import (
+    BrokerConnectionError,
+    KafkaSecurityError,
+    check_connection,
+    kafka_python_kwargs,
+)
 
 DEFAULT_START = "2026-11-01T00:00:00+08:00"
 TIMEZONE = "Asia/Shanghai"
@@ -274,7 +280,12 @@ def command(
             records = tee_to_file(records, out_path)
         if bootstrap:
             # TLS/SASL as the worker's: REACHWATCH_CONFIG and REACHWATCH_KAFKA__* settings.
-            security = kafka_python_kwargs(settings_or_exit(None).kafka)
+            kafka = replace(settings_or_exit(None).kafka, broker=bootstrap)
+            try:  # a bounded probe: kafka-python alone can wait forever on a TLS mismatch
+                check_connection(kafka)
+            except (BrokerConnectionError, KafkaSecurityError) as error:
+                raise click.ClickException(str(error)) from None
+            security = kafka_python_kwargs(kafka)
             produce_to_kafka(
                 records,
                 bootstrap,

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError, SaslAuthenticationFailed
+from aiokafka.protocol.metadata import MetadataRequest
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from faust.types.auth import CredentialsT
@@ -140,25 +141,78 @@ def describe(kafka: KafkaConfig) -> str:
     return ", ".join(parts)
 
 
-async def probe_broker(kafka: KafkaConfig, timeout_s: float = 10.0) -> None:
-    """Fetch cluster metadata with the worker's own client settings, or fail within timeout_s."""
-    validate_security(kafka)
-    client = AIOKafkaClient(
-        bootstrap_servers=bootstrap_servers(kafka.broker),
-        request_timeout_ms=max(1, int(timeout_s * 1000)),
-        **aiokafka_kwargs(kafka),
+# OpenSSL verify codes: the name does not match, or no trusted CA signed the chain.
+_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_UNTRUSTED = {2, 18, 19, 20, 21}  # issuer unknown, self-signed, unable to get local issuer
+
+
+def refusal(kafka: KafkaConfig, server: str, error: BaseException) -> str | None:
+    """The one sentence naming why `server` refused us, when the error says; else None."""
+    if isinstance(error, SaslAuthenticationFailed):
+        return (
+            f"Kafka at {server} refused the SASL {kafka.sasl_mechanism} login of user "
+            f"{kafka.sasl_username}: wrong password or unknown user (kafka.sasl_password)."
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        code = error.verify_code
+        if code in _NAME_MISMATCH:
+            host = server.rpartition(":")[0]
+            return (
+                f"Kafka at {server} presented a TLS certificate that is not valid for the "
+                f"name {host} (hostname mismatch): connect by a name the certificate lists."
+            )
+        if code in _UNTRUSTED:
+            return (
+                f"Kafka at {server} presented a TLS certificate from a CA that "
+                f"kafka.ssl_cafile ({kafka.ssl_cafile or 'the system CAs'}) does not trust "
+                "(untrusted CA)."
+            )
+    return None
+
+
+async def _probe_server(kafka: KafkaConfig, server: str, timeout_ms: int) -> None:
+    """Connect, authenticate and fetch metadata from one bootstrap server."""
+    host, _, port = server.rpartition(":")
+    connection = await create_conn(
+        host, int(port), request_timeout_ms=timeout_ms, **aiokafka_kwargs(kafka)
     )
     try:
-        await asyncio.wait_for(client.bootstrap(), timeout_s)
+        await connection.send(MetadataRequest([]))
+    finally:
+        connection.close()
+
+
+async def probe_broker(kafka: KafkaConfig, timeout_s: float = 10.0) -> None:
+    """Fetch cluster metadata with the worker's own client settings, or fail within timeout_s.
+
+    Each bootstrap server is tried in turn, as the clients do; when one refuses for a reason
+    it states (a SASL login, a certificate), the error is that reason in one sentence."""
+    validate_security(kafka)
+    servers = bootstrap_servers(kafka.broker)
+    errors: list[tuple[str, BaseException]] = []
+
+    async def first_answer() -> None:
+        for server in servers:
+            try:
+                await _probe_server(kafka, server, max(1, int(timeout_s * 1000)))
+                return
+            except (OSError, KafkaError, TimeoutError) as exc:
+                errors.append((server, exc))
+        raise errors[-1][1]
+
+    try:
+        await asyncio.wait_for(first_answer(), timeout_s)
     except (TimeoutError, OSError, KafkaError) as exc:
+        for server, error in errors:
+            reason = refusal(kafka, server, error)
+            if reason:
+                raise BrokerConnectionError(reason) from error
         raise BrokerConnectionError(
             f"could not connect to Kafka within {timeout_s:g}s ({describe(kafka)}): "
             f"{type(exc).__name__}: {exc or 'no answer'}. Check that the broker listener at "
             "that address expects the same security_protocol and SASL mechanism, and that "
             "the credentials and CA file are right."
         ) from exc
-    finally:
-        await client.close()
 
 
 def check_connection(kafka: KafkaConfig, timeout_s: float = 10.0) -> None:

@@ -11,7 +11,12 @@ from kafka.errors import KafkaError
 
 from streams.cli_options import config_option, settings_or_exit
 from streams.core.config import DAY_MS, INPUT_RETENTION_MS, Settings
-from streams.worker.startup import StartupError, admin_client, create_missing
+from streams.worker.kafka_security import (
+    BrokerConnectionError,
+    KafkaSecurityError,
+    check_connection,
+)
+from streams.worker.startup import CONNECT_TIMEOUT_S, StartupError, admin_client, create_missing
 
 TABLE_CHANGELOG_SUFFIX = "-borrowers-changelog"
 
@@ -72,6 +77,11 @@ def topics_group() -> None:
 def create_command(config_path: Path | None) -> None:
     """Create input, alert, dead-letter and changelog topics (idempotent)."""
     settings = settings_or_exit(config_path)
+    try:  # a bounded probe first: kafka-python alone can wait forever on a TLS mismatch
+        check_connection(settings.kafka, CONNECT_TIMEOUT_S)
+    except (BrokerConnectionError, KafkaSecurityError) as error:
+        click.echo(f"reachwatch: could not create topics: {error}", err=True)
+        sys.exit(1)
     try:
         for line in create_topics(settings):
             click.echo(line)
