@@ -106,7 +106,9 @@ def timestamps(draw: st.DrawFn) -> str:
     )
 
 
-AMOUNTS = st.from_regex(AMOUNT_PATTERN[1:-1], fullmatch=True)
+AMOUNTS = st.from_regex(AMOUNT_PATTERN[1:-1], fullmatch=True).filter(
+    lambda amount: len(amount) <= MAX_AMOUNT_CHARS
+)
 NON_NEGATIVE_NUMBERS = st.integers(0, 10**9) | st.floats(0, 1e9)
 
 CALL_ATTEMPTS = st.fixed_dictionaries(
