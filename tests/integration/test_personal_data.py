@@ -5,11 +5,9 @@ carried as sent in the alert's evidence only."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 
 from tests.support.pipeline import Deployment
 from tests.support.scenario import at, call
@@ -19,16 +17,14 @@ EMAIL, EMAIL_MASKED = "jane.doe@example.com", "j***@example.com"
 BARE_PHONE, BARE_PHONE_MASKED = "13900139000", "139****9000"
 
 
-@pytest.fixture
-def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(kafka_bootstrap, tmp_path)
-    try:
-        yield deployment
-    finally:
-        deployment.stop_all()
+def test_contact_points_are_masked_in_reasons_and_logs(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    with Deployment(kafka_bootstrap, tmp_path) as deployment:
+        check_masking(deployment)
 
 
-def test_contact_points_are_masked_in_reasons_and_logs(deployment: Deployment) -> None:
+def check_masking(deployment: Deployment) -> None:
     hostile = {"event_id": "h1", "borrower_id": "b-hostile", "attempted_at": at(1, 11),
                "outcome": "no_answer"}  # fmt: skip
     records = [

@@ -143,6 +143,12 @@ class Deployment:
         for worker in list(self.workers):
             self.stop_worker(worker)
 
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_all()
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}"

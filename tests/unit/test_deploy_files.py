@@ -246,8 +246,10 @@ def test_statefulset_runs_safely() -> None:
     assert resources[("Service", "reachwatch")]["spec"]["clusterIP"] == "None"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert container["resources"]["requests"]
-    assert container["resources"]["limits"]
+    for bound in ("requests", "limits"):
+        assert set(container["resources"][bound]) == {"cpu", "memory"}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["data"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts["data"] == "/var/lib/reachwatch"
@@ -264,6 +266,27 @@ def test_statefulset_runs_safely() -> None:
     assert not any("PASSWORD" in key for key in kafka_env)
     selector = resources[("PodDisruptionBudget", "reachwatch")]["spec"]["selector"]
     assert selector["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+
+
+def test_network_policy_admits_only_prometheus_and_reaches_only_kafka_and_dns() -> None:
+    resources = k8s_resources()
+    policy = resources[("NetworkPolicy", "reachwatch")]["spec"]
+    pod_labels = resources[("StatefulSet", "reachwatch")]["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    (ingress,) = policy["ingress"]
+    (source,) = ingress["from"]
+    assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    assert ingress["ports"] == [{"protocol": "TCP", "port": "web"}]
+    kafka_rule, dns_rule = policy["egress"]
+    broker = resources[("ConfigMap", "reachwatch-kafka")]["data"]["REACHWATCH_KAFKA__BROKER"]
+    host, port = broker.removeprefix("kafka://").rsplit(":", 1)
+    (kafka_peer,) = kafka_rule["to"]
+    assert kafka_peer["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": host.split(".")[1]
+    }
+    assert kafka_rule["ports"] == [{"protocol": "TCP", "port": int(port)}]
+    assert {p["port"] for p in dns_rule["ports"]} == {53}
 
 
 # --- container and compose ---------------------------------------------------------------------
@@ -337,6 +360,30 @@ def test_compose_stack_is_wired() -> None:
     assert {volume for volume, _ in data_volumes} <= set(compose()["volumes"])
     build = workers[0]["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
+
+
+def test_compose_publishes_on_loopback_only() -> None:
+    for name, service in compose()["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_compose_grafana_asks_for_a_login() -> None:
+    environment = compose()["services"]["grafana"]["environment"]
+    assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert environment["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert not any("ANONYMOUS_ORG_ROLE" in key for key in environment)
+
+
+def test_compose_workers_run_confined() -> None:
+    services = compose()["services"]
+    for name in ("topics", "worker-1", "worker-2"):
+        service = services[name]
+        assert service["read_only"] is True
+        assert service["tmpfs"] == ["/tmp"]
+        assert service["cap_drop"] == ["ALL"]
+        assert "user" not in service  # the image's non-root user
+        assert set(service["deploy"]["resources"]["limits"]) == {"cpus", "memory"}
 
 
 def test_compose_mounts_exist() -> None:
