@@ -388,6 +388,10 @@ class Worker:
         del self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
         data = self.table.data
         tombstones: ChangelogRecords = {}
+        engine = self.settings.engine
+        # Event times past the clock plus the skew are dead-lettered at the door; the ceiling
+        # also holds if this host's clock has stepped back since (no event clock may run ahead).
+        ceiling = int(time.time() * 1000) + engine.max_future_skew_ms
         async with self._state_lock:
             for key in batch:
                 partition = partition_of.get(key)
@@ -396,7 +400,7 @@ class Worker:
                 stored = data.get(key)
                 if stored is None:
                     continue
-                engine = self.settings.engine
+                watermark = min(watermark, ceiling)
                 if evict_if_idle(BorrowerState.from_bytes(stored), watermark, engine) is None:
                     data.pop(key, None)
                     self.table.forget(key)

@@ -28,7 +28,8 @@ class DomainMetrics:
         )
         self.events_invalid = Counter(
             "reachwatch_events_invalid",
-            "Input events rejected by decoding/validation and sent to the dead-letter topic.",
+            "Input events sent to the dead-letter topic, by reason code (schemas/README.md): "
+            "rejected by decoding/validation, over a state limit, or failing to apply.",
             ["topic", "reason"],
             registry=registry,
         )

@@ -23,6 +23,7 @@ from streams.core.events import CallAttempt, Repayment
 from tests.support.extremes import EXTREMES, POINTS_BORROWER, interleaved
 from tests.support.pipeline import EventRecord
 from tests.support.scenario import EXPECTED, at, scenario
+from tests.unit.core.test_output_contract import ALERT, DEAD_LETTER, problems
 
 NOW = 1_796_083_200_000  # 2026-12-01T00:00:00Z: after every scenario event
 # Kafka's defaults: the producer's max.request.size 1,000,000 bytes, the broker's
@@ -73,11 +74,14 @@ def alerts_of(results: list[BatchResult], borrowers: set[str]) -> list[bytes]:
 
 
 def assert_outputs_fit(results: list[BatchResult], store: Store) -> None:
+    """Each output under the bound, and valid against its schema."""
     for result in results:
         for _, alert in result.alerts:
             assert len(alert.encode(NOW)) + len(alert.borrower_id) < OUTPUT_BOUND
+            assert problems(ALERT, orjson.loads(alert.encode(NOW))) == []
         for _, key, letter in result.dead_letters:
             assert len(letter) + len(key or b"") < OUTPUT_BOUND
+            assert problems(DEAD_LETTER, orjson.loads(letter)) == []
     assert all(len(key) + len(value) < OUTPUT_BOUND for key, value in store.states.items())
 
 

@@ -155,18 +155,19 @@ class Rule:
 def evidence(
     counts: dict[str, int],
     window_start_ms: int | None,
-    window_end_ms: int | None,
+    window_end_ms: int,
     event_ids: list[str],
     contact_point: str | None = None,
 ) -> dict[str, object]:
-    """`contact_point` goes in as the producer sent it, for alerts about one contact point:
-    downstream needs it to refresh that contact (the reason only shows it masked)."""
-    proof: dict[str, object] = {
-        "counts": counts,
-        "window_start": None if window_start_ms is None else format_time(window_start_ms),
-        "window_end": None if window_end_ms is None else format_time(window_end_ms),
-        "event_ids": event_ids,
-    }
+    """`window_start_ms` None (a resolution, or a rule without a window) leaves `window_start`
+    out: alert.v1 allows it absent but not null. `contact_point` goes in as the producer sent
+    it, for alerts about one contact point: downstream needs it to refresh that contact (the
+    reason only shows it masked)."""
+    proof: dict[str, object] = {"counts": counts}
+    if window_start_ms is not None:
+        proof["window_start"] = format_time(window_start_ms)
+    proof["window_end"] = format_time(window_end_ms)
+    proof["event_ids"] = event_ids
     if contact_point is not None:
         proof["contact_point"] = contact_point
     return proof
