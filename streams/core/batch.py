@@ -29,6 +29,10 @@ MAX_STATE_BYTES = 512 * 1024
 
 # (borrower key, partition) -> stored state: a partitioned store needs to know where to look.
 StateLoader = Callable[[bytes, int], bytes | None]
+# (topic, key) -> the partition Kafka's default partitioner gives `key` on `topic`. The shell
+# supplies it (the hash belongs to the Kafka client library); replay, which has no partitions,
+# supplies none.
+Placement = Callable[[str, bytes], int]
 
 
 class InputRecord(NamedTuple):
@@ -60,17 +64,31 @@ class BatchResult:
     late: Counter[str] = field(default_factory=Counter)
     duplicate: Counter[str] = field(default_factory=Counter)
     newest_event_ms: dict[int, int] = field(default_factory=dict)  # by partition
+    # valid keyed records not on their key's partition, by (topic, partition they were on)
+    misrouted: Counter[tuple[str, int]] = field(default_factory=Counter)
 
 
 class BatchProcessor:
-    """Applies the engine to batches; `kinds` maps each input topic to its event kind."""
+    """Applies the engine to batches; `kinds` maps each input topic to its event kind.
+
+    With a `placement`, a record whose key belongs on another partition is caught: a borrower's
+    state lives in its key's partition, and applying the record where it is would start a
+    second state for that borrower there, so its events would never meet. `process`
+    dead-letters such records (`wrong_partition`); `route`, whose output is re-keyed anyway,
+    only counts them."""
 
     def __init__(
-        self, config: EngineConfig, kinds: Mapping[str, str], *, require_key: bool
+        self,
+        config: EngineConfig,
+        kinds: Mapping[str, str],
+        *,
+        require_key: bool,
+        placement: Placement | None = None,
     ) -> None:
         self.config = config
         self.decoders = {topic: DECODERS[kind] for topic, kind in kinds.items()}
         self.require_key = require_key
+        self.placement = placement
 
     def decoded(
         self, record: InputRecord, received_at_ms: int
@@ -93,6 +111,25 @@ class BatchProcessor:
         reject(record, event, result, received_at_ms)
         return None
 
+    def misplaced(
+        self, record: InputRecord, borrower_key: bytes, result: BatchResult
+    ) -> Rejection | None:
+        """Why a record keyed by its borrower_id is not on the partition that key belongs on
+        (counted), or None. Records keyed otherwise (or not at all: repartition's input) have
+        no partition to miss, and the decoder has bounded the length of the keys hashed here."""
+        if self.placement is None or record.key != borrower_key:
+            return None
+        expected = self.placement(record.topic, borrower_key)
+        if expected == record.partition:
+            return None
+        result.misrouted[record.topic, record.partition] += 1
+        return Rejection(
+            RejectReason.WRONG_PARTITION,
+            f"Kafka partition: the record is on partition {record.partition}, but Kafka's "
+            f"default partitioner (murmur2) puts its key on partition {expected}; produce "
+            "with a murmur2 partitioner (librdkafka clients: partitioner=murmur2_random)",
+        )
+
     def route(
         self, records: Iterable[InputRecord], received_at_ms: int
     ) -> tuple[BatchResult, list[tuple[str, bytes, bytes]]]:
@@ -102,7 +139,9 @@ class BatchProcessor:
         for record in records:
             event = self.decode(record, result, received_at_ms)
             if event is not None and record.value is not None:
-                routed.append((record.topic, event.borrower_id.encode(), record.value))
+                key = event.borrower_id.encode()
+                self.misplaced(record, key, result)  # counted only: re-keying puts it right
+                routed.append((record.topic, key, record.value))
         return result, routed
 
     def process(
@@ -120,6 +159,11 @@ class BatchProcessor:
             if event is None:
                 continue
             key = event.borrower_id.encode()
+            misplaced = self.misplaced(record, key, result)
+            if misplaced is not None:
+                run.failed.add(index)  # so that a rebuild of its borrower skips it too
+                reject(record, misplaced, result, received_at_ms)
+                continue
             try:
                 state = working[key] if key in working else run.stored(key, record, event)
                 outcome = apply(state, event, config)
@@ -184,7 +228,8 @@ class _Batch:
         self.working: dict[bytes, BorrowerState] = {}
         self.partition_of: dict[bytes, int] = {}
         self.alert_sources: list[int] = []  # the index in `records` of each alert's record
-        self.failed: set[int] = set()  # records dead-lettered as processing errors
+        # records dead-lettered after decoding (processing errors, wrong partitions)
+        self.failed: set[int] = set()
 
     def stored(
         self, key: bytes, record: InputRecord, event: CallAttempt | Repayment

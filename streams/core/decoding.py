@@ -117,6 +117,7 @@ class RejectReason(StrEnum):
     FUTURE_EVENT_TIME = "future_event_time"
     PROCESSING_ERROR = "processing_error"
     CONTACT_POINT_LIMIT = "contact_point_limit"
+    WRONG_PARTITION = "wrong_partition"  # set by the batch step, which knows the partition
 
 
 class Rejection(NamedTuple):

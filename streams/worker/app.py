@@ -43,8 +43,11 @@ from streams.worker.faust_internals import (
 )
 from streams.worker.kafka_security import faust_credentials
 from streams.worker.metrics import FAUST_PREFIX, DomainMetrics
+from streams.worker.partitioning import default_placement
 from streams.worker.startup import StartupError, preflight, rekeyed_topic
 from streams.worker.web import METRICS_PATH, Readiness, add_health_pages, web_settings
+
+log = logging.getLogger(__name__)
 
 BATCH_MAX_EVENTS = 5000  # queued fetches are merged up to this many records
 # A record batch per changelog partition per agent batch, split at this size: below Kafka's 1 MiB
@@ -128,6 +131,8 @@ class Worker:
     partitions: int
     metrics: DomainMetrics
     eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S
+    # input topic -> partition count (preflight's); a topic left out has `partitions`
+    input_partitions: dict[str, int] = field(default_factory=dict)
     app: BatchingApp = field(init=False)
     direct_sends: bool = field(init=False)
     table: BorrowerTable = field(init=False)
@@ -136,6 +141,7 @@ class Worker:
     watermark_ms: dict[int, int] = field(default_factory=dict)
     _state_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sweep_cursor: list[bytes] = field(default_factory=list)
+    _misrouted_reported: set[str] = field(default_factory=set)  # topics already logged
 
     def __post_init__(self) -> None:
         kafka = self.settings.kafka
@@ -181,7 +187,12 @@ class Worker:
         if kafka.repartition:
             kinds = self._repartition_by_borrower(kinds)
         self.kinds = kinds
-        self.processor = BatchProcessor(self.settings.engine, kinds, require_key=True)
+        self.processor = BatchProcessor(
+            self.settings.engine,
+            kinds,
+            require_key=True,
+            placement=default_placement(dict.fromkeys(kinds, self.partitions)),
+        )
         self._batched_agent(kinds, "borrower-events", self.handle_batch)
         self.app.timer(self.eviction_sweep_s)(self._sweep_idle)
         self.app.task(_freeze_startup_objects)
@@ -193,7 +204,10 @@ class Worker:
         """For producers that do not key by borrower_id: a first agent decodes each event and
         forwards its original bytes, keyed by borrower_id, to an internal topic per kind; the
         main agent reads those. Invalid events are dead-lettered at this first step."""
-        router = BatchProcessor(self.settings.engine, kinds, require_key=False)
+        counts = {topic: self.input_partitions.get(topic, self.partitions) for topic in kinds}
+        router = BatchProcessor(
+            self.settings.engine, kinds, require_key=False, placement=default_placement(counts)
+        )
         rekeyed = {
             topic: self.app.topic(
                 rekeyed_topic(self.settings.kafka, topic),
@@ -352,6 +366,9 @@ class Worker:
             metrics.events_consumed.labels(topic=topic).inc(count)
         for (topic, reason), count in result.invalid.items():
             metrics.events_invalid.labels(topic=topic, reason=reason).inc(count)
+        for (topic, partition), count in result.misrouted.items():
+            metrics.events_misrouted.labels(topic=topic).inc(count)
+            self._report_misrouted(topic, partition)
         for topic, count in result.late.items():
             metrics.events_late.labels(topic=topic).inc(count)
         for topic, count in result.duplicate.items():
@@ -369,6 +386,26 @@ class Worker:
             assigned_partitions=len(self._active_partitions()),
             table_recovered=self.table.recovered,
             rebalancing=bool(self.app.rebalancing),
+        )
+
+    def _report_misrouted(self, topic: str, partition: int) -> None:
+        """Once per topic: a producer uses another partitioner (keys stay out of the log)."""
+        if topic in self._misrouted_reported:
+            return
+        self._misrouted_reported.add(topic)
+        handling = (
+            "re-keyed through the by-borrower topic"
+            if self.settings.kafka.repartition
+            else f"dead-lettered to {self.settings.kafka.dead_letter_topic} (wrong_partition)"
+        )
+        log.warning(
+            "records on %s (first seen on partition %d) are not on the partition Kafka's "
+            "default partitioner (murmur2) gives their key; they are %s and counted in "
+            "reachwatch_events_misrouted_total. Producers must partition with murmur2 "
+            "(librdkafka clients: partitioner=murmur2_random).",
+            topic,
+            partition,
+            handling,
         )
 
     def _active_partitions(self) -> set[int]:
@@ -438,8 +475,8 @@ async def _delivered(deliveries: list[Awaitable[Any]]) -> list[Any]:
 
 def build_worker(settings: Settings, eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S) -> Worker:
     """Check the broker and topics, then wire the Faust app (raises StartupError)."""
-    partitions = preflight(settings)
-    return Worker(settings, partitions, DomainMetrics(), eviction_sweep_s)
+    topology = preflight(settings)
+    return Worker(settings, topology.partitions, DomainMetrics(), eviction_sweep_s, topology.inputs)
 
 
 @click.command("worker")

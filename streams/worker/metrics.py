@@ -33,6 +33,13 @@ class DomainMetrics:
             ["topic", "reason"],
             registry=registry,
         )
+        self.events_misrouted = Counter(
+            "reachwatch_events_misrouted",
+            "Valid keyed input events not on the partition Kafka's default (murmur2) partitioner "
+            "gives their key: dead-lettered (wrong_partition), or re-keyed when repartitioning.",
+            ["topic"],
+            registry=registry,
+        )
         self.events_late = Counter(
             "reachwatch_events_late",
             "Events older than the borrower's newest event by more than the grace period.",
@@ -89,6 +96,7 @@ class DomainMetrics:
 METRIC_NAMES: tuple[str, ...] = (
     "reachwatch_events_consumed_total",
     "reachwatch_events_invalid_total",
+    "reachwatch_events_misrouted_total",
     "reachwatch_events_late_total",
     "reachwatch_events_duplicate_total",
     "reachwatch_alerts_total",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import NamedTuple
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -23,6 +24,11 @@ CONNECT_TIMEOUT_S = 15.0
 
 class StartupError(RuntimeError):
     """The worker must not start; the message says what to fix."""
+
+
+class Topology(NamedTuple):
+    partitions: int  # of the table and the topics the engine reads
+    inputs: dict[str, int]  # partition count of each input topic (the partitioner needs it)
 
 
 def admin_client(settings: Settings) -> KafkaAdminClient:
@@ -70,8 +76,8 @@ def ensure_rekeyed_topics(settings: Settings) -> None:
         admin.close()
 
 
-def preflight(settings: Settings) -> int:
-    """The input topics' common partition count, after checking broker and topics."""
+def preflight(settings: Settings) -> Topology:
+    """The partition counts the worker runs with, after checking broker and topics."""
     kafka = settings.kafka
     try:
         check_connection(kafka, CONNECT_TIMEOUT_S)
@@ -99,11 +105,11 @@ def preflight(settings: Settings) -> int:
             ensure_rekeyed_topics(settings)
         except KafkaError as error:
             raise StartupError(f"cannot create the by-borrower topics: {error}") from error
-        return kafka.partitions
+        return Topology(kafka.partitions, counts)
     if counts[kafka.call_topic] != counts[kafka.repayment_topic]:
         raise StartupError(
             f"input topics must have the same partition count so that one borrower's events "
             f"meet in one partition, but {kafka.call_topic} has {counts[kafka.call_topic]} and "
             f"{kafka.repayment_topic} has {counts[kafka.repayment_topic]}"
         )
-    return counts[kafka.call_topic]
+    return Topology(counts[kafka.call_topic], counts)

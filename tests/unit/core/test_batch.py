@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-import orjson
+import base64
 
+import orjson
+import pytest
+from jsonschema import Draft7Validator
+
+import streams.core.batch as batch_module
+from streams.contracts import schema
 from streams.core.batch import BatchProcessor, InputRecord
 from streams.core.config import DAY_MS, EngineConfig
+from streams.core.engine import BorrowerState, Outcome, apply
+from streams.core.events import CallAttempt, Repayment
 
 CALLS, REPAYMENTS = "calls", "repayments"
 DAY1 = "2026-11-02T10:{minute:02d}:00+08:00"
@@ -60,3 +68,86 @@ def test_a_borrower_idle_past_idle_eviction_starts_afresh_whether_swept_or_not()
     result = proc.process([record(attempt("e9", "b-1", later))], lambda k, p: store.get(k), NOW)
     assert result.alerts == []  # the 4 old unanswered attempts no longer count: run is 1
     assert EngineConfig().idle_eviction_ms < 15 * DAY_MS
+
+
+def placed_on(partition: int):
+    """A placement that puts every key on `partition` (the real hash is the shell's)."""
+    return lambda topic, key: partition
+
+
+def placing_processor(partition: int) -> BatchProcessor:
+    return BatchProcessor(EngineConfig(), {CALLS: "call_attempt", REPAYMENTS: "repayment"},
+                          require_key=True, placement=placed_on(partition))  # fmt: skip
+
+
+def test_a_record_off_its_keys_partition_is_dead_lettered_whole_and_not_applied() -> None:
+    misplaced = record(attempt("e1", "b-1", DAY1.format(minute=1)), 1, 40)
+    placed = record(attempt("e2", "b-2", DAY1.format(minute=2)), 0, 41)
+    result = placing_processor(0).process([misplaced, placed], lambda k, p: None, NOW)
+
+    assert result.misrouted == {(CALLS, 1): 1}
+    assert result.invalid == {(CALLS, "wrong_partition"): 1}
+    assert set(result.writes) == {b"b-2"}  # b-1 gets no second state on partition 1
+    [(partition, key, letter)] = result.dead_letters
+    assert (partition, key) == (1, b"b-1")
+    dead = orjson.loads(letter)
+    Draft7Validator(schema("dead_letter.v1")).validate(dead)
+    assert (dead["reason"], dead["source_topic"], dead["source_partition"],
+            dead["source_offset"]) == ("wrong_partition", CALLS, 1, 40)  # fmt: skip
+    assert base64.b64decode(dead["value_base64"]) == misplaced.value
+    assert "partition 1" in dead["detail"]
+    assert "partition 0" in dead["detail"]
+    assert "b-1" not in dead["detail"]
+
+
+def test_invalid_content_is_reported_before_the_partition() -> None:
+    broken = InputRecord(CALLS, 1, 5, b"b-1", b"{oops")
+    result = placing_processor(0).process([broken], lambda k, p: None, NOW)
+    assert result.invalid == {(CALLS, "not_json"): 1}
+    assert not result.misrouted
+
+
+def test_routing_counts_misplaced_keyed_records_and_still_routes_them() -> None:
+    router = BatchProcessor(EngineConfig(), {CALLS: "call_attempt"}, require_key=False,
+                            placement=placed_on(0))  # fmt: skip
+    keyed = record(attempt("e1", "b-1", DAY1.format(minute=1)), 2, 0)
+    unkeyed = keyed._replace(key=None, offset=1)
+    keyed_otherwise = keyed._replace(key=b"loan-7", offset=2)  # its own key's partition
+    result, routed = router.route([keyed, unkeyed, keyed_otherwise], NOW)
+    assert result.misrouted == {(CALLS, 2): 1}  # only a record keyed by its borrower can miss
+    assert [(topic, key) for topic, key, _ in routed] == [(CALLS, b"b-1")] * 3
+    assert not result.dead_letters
+
+
+def test_without_a_placement_partitions_are_not_checked() -> None:
+    """Replay's case: its records stand for events, not for Kafka coordinates."""
+    off = record(attempt("e1", "b-1", DAY1.format(minute=1)), 3, 0)
+    result = processor().process([off], lambda k, p: None, NOW)
+    assert not result.misrouted
+    assert not result.dead_letters
+    assert set(result.writes) == {b"b-1"}
+
+
+def test_a_borrower_rebuilt_after_a_failure_still_leaves_out_its_misplaced_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The failure path re-applies the borrower's earlier records; the dead-lettered
+    misplaced one must stay out of the state, as it did the first time."""
+    events = [attempt(f"e{i}", "b-1", DAY1.format(minute=i)) for i in range(4)]
+    placed = [record(events[0], 0, 0), record(events[2], 0, 2)]
+    misplaced, failing = record(events[1], 1, 1), record(events[3], 0, 3)
+    expected = placing_processor(0).process(placed, lambda k, p: None, NOW)
+
+    def fragile_apply(
+        state: BorrowerState | None, event: CallAttempt | Repayment, config: EngineConfig
+    ) -> Outcome:
+        if event.event_id == "e3":
+            raise ZeroDivisionError("injected fault")
+        return apply(state, event, config)
+
+    monkeypatch.setattr(batch_module, "apply", fragile_apply)
+    batch = [placed[0], misplaced, placed[1], failing]
+    result = placing_processor(0).process(batch, lambda k, p: None, NOW)
+
+    assert result.writes == expected.writes
+    assert result.invalid == {(CALLS, "wrong_partition"): 1, (CALLS, "processing_error"): 1}

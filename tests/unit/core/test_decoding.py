@@ -401,8 +401,9 @@ def test_each_bad_input_gets_its_specific_reason(
 
 
 def test_every_reason_code_is_exercised() -> None:
-    """Two codes come from the batch step, not from decoding (see test_batch)."""
-    from_batch = {RejectReason.PROCESSING_ERROR, RejectReason.CONTACT_POINT_LIMIT}
+    """Three codes come from the batch step, not from decoding (see test_batch)."""
+    from_batch = {RejectReason.PROCESSING_ERROR, RejectReason.CONTACT_POINT_LIMIT,
+                  RejectReason.WRONG_PARTITION}  # fmt: skip
     assert {row[3] for row in REJECTIONS} == set(RejectReason) - from_batch
 
 
