@@ -61,6 +61,7 @@ class BatchResult:
     dead_letters: list[tuple[int, bytes | None, bytes]] = field(default_factory=list)
     consumed: Counter[str] = field(default_factory=Counter)  # by topic
     invalid: Counter[tuple[str, str]] = field(default_factory=Counter)  # by (topic, reason)
+    applied: Counter[str] = field(default_factory=Counter)
     late: Counter[str] = field(default_factory=Counter)
     duplicate: Counter[str] = field(default_factory=Counter)
     newest_event_ms: dict[int, int] = field(default_factory=dict)  # by partition
@@ -149,29 +150,32 @@ class BatchProcessor:
     ) -> BatchResult:
         """Decode and apply every record. One record can never stop the batch: if applying it
         raises, or the state it leads to cannot be encoded within MAX_STATE_BYTES, it is
-        dead-lettered (`processing_error`) and its borrower's state and alerts are rebuilt as
-        if it had never arrived (`_Batch.rebuild`, a path only failures take)."""
+        dead-lettered (`processing_error`) and its borrower's state, alerts and counts are
+        rebuilt as if it had never arrived (`_Batch.rebuild`, a path only failures take)."""
         run = _Batch(self, records, load, received_at_ms)
-        result, working, partition_of = run.result, run.working, run.partition_of
+        result, working, partition_of, trail = run.result, run.working, run.partition_of, run.trail
         config = self.config
         for index, record in enumerate(run.records):
             event = self.decode(record, result, received_at_ms)
             if event is None:
+                trail.append(None)
                 continue
             key = event.borrower_id.encode()
             misplaced = self.misplaced(record, key, result)
             if misplaced is not None:
-                run.failed.add(index)  # so that a rebuild of its borrower skips it too
+                trail.append(None)  # dead-lettered: a rebuild of its borrower skips it too
                 reject(record, misplaced, result, received_at_ms)
                 continue
             try:
                 state = working[key] if key in working else run.stored(key, record, event)
                 outcome = apply(state, event, config)
             except Exception as error:  # any bug or hostile value: contained to this record
-                run.fail(index, record, event, error)
+                trail.append(None)
+                run.fail(record, event, error)
                 run.replace(key, run.rebuild(key, index))
                 continue
             disposition = outcome.disposition
+            trail.append(disposition)
             if disposition is Disposition.APPLIED:
                 working[key] = outcome.state  # type: ignore[assignment]  # APPLIED has one
                 partition_of[key] = record.partition
@@ -181,11 +185,9 @@ class BatchProcessor:
                 newest = result.newest_event_ms.get(record.partition, 0)
                 if event.at_ms > newest:
                     result.newest_event_ms[record.partition] = event.at_ms
-            elif disposition is Disposition.LATE:
-                result.late[record.topic] += 1
-            elif disposition is Disposition.DUPLICATE:
-                result.duplicate[record.topic] += 1
-            else:
+            run.count(record.topic, disposition, 1)
+            if disposition is Disposition.LIMITED:
+                trail[index] = None
                 reject(record, contact_point_limit(event), result, received_at_ms)
         for key in list(working):
             try:
@@ -228,8 +230,17 @@ class _Batch:
         self.working: dict[bytes, BorrowerState] = {}
         self.partition_of: dict[bytes, int] = {}
         self.alert_sources: list[int] = []  # the index in `records` of each alert's record
-        # records dead-lettered after decoding (processing errors, wrong partitions)
-        self.failed: set[int] = set()
+        # What became of each record so far: None when it was dead-lettered (invalid, a
+        # processing error, a wrong partition, over a limit).
+        self.trail: list[Disposition | None] = []
+        counters = self.result
+        self.counters = {Disposition.APPLIED: counters.applied, Disposition.LATE: counters.late,
+                         Disposition.DUPLICATE: counters.duplicate}  # fmt: skip
+
+    def count(self, topic: str, disposition: Disposition | None, step: int) -> None:
+        counter = self.counters.get(disposition)  # type: ignore[arg-type]
+        if counter is not None:
+            counter[topic] += step
 
     def stored(
         self, key: bytes, record: InputRecord, event: CallAttempt | Repayment
@@ -244,21 +255,22 @@ class _Batch:
             return None
         return state
 
-    def fail(
-        self, index: int, record: InputRecord, event: CallAttempt | Repayment, error: Exception
-    ) -> None:
-        self.failed.add(index)
+    def fail(self, record: InputRecord, event: CallAttempt | Repayment, error: Exception) -> None:
         reject(record, processing_error(event, error), self.result, self.received_at_ms)
 
     def rebuild(self, key: bytes, end: int) -> _Rebuilt:
-        """The borrower's state and alerts from its stored state and its records before `end`
-        (except failed ones), applied and encoded one at a time as batches of one would be:
-        a record that raises, or leaves a state that cannot be encoded, fails and is skipped."""
+        """The borrower's state, alerts and counts from its stored state and its records before
+        `end` (except those already dead-lettered), applied and encoded one at a time as batches
+        of one would be: a record that raises, or leaves a state that cannot be encoded, is
+        dead-lettered and skipped."""
         rebuilt = _Rebuilt()
-        processor, received_at_ms = self.processor, self.received_at_ms
+        processor, received_at_ms, trail = self.processor, self.received_at_ms, self.trail
         for index, record in enumerate(self.records[:end]):
-            event = None if index in self.failed else processor.decoded(record, received_at_ms)
-            if event is None or isinstance(event, Rejection) or event.borrower_id.encode() != key:
+            before_now = trail[index]
+            if before_now is None:
+                continue
+            event = processor.decoded(record, received_at_ms)
+            if isinstance(event, Rejection) or event.borrower_id.encode() != key:
                 continue
             state, before = rebuilt.state, None
             try:
@@ -269,12 +281,21 @@ class _Batch:
                 if outcome.disposition is Disposition.APPLIED:
                     encoded(outcome.state)  # type: ignore[arg-type]
             except Exception as error:  # as in process
-                self.fail(index, record, event, error)
+                self.fail(record, event, error)
                 rebuilt.state = None if before is None else BorrowerState.from_bytes(before)
+                self.count(record.topic, before_now, -1)
+                trail[index] = None
                 continue
-            if outcome.disposition is Disposition.APPLIED:
+            disposition = outcome.disposition
+            self.count(record.topic, before_now, -1)
+            self.count(record.topic, disposition, 1)
+            trail[index] = disposition
+            if disposition is Disposition.APPLIED:
                 rebuilt.state, rebuilt.partition = outcome.state, record.partition
                 rebuilt.alerts += [(index, record.partition, alert) for alert in outcome.alerts]
+            elif disposition is Disposition.LIMITED:
+                trail[index] = None
+                reject(record, contact_point_limit(event), self.result, received_at_ms)
         return rebuilt
 
     def replace(self, key: bytes, rebuilt: _Rebuilt) -> None:

@@ -7,6 +7,7 @@ dead letter with its reason, and every output must fit a Kafka message with room
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -179,6 +180,11 @@ def test_a_record_whose_application_raises_is_dead_lettered_and_never_happened(
     assert errors[0]["source_offset"] == silent[3]
     assert "ZeroDivisionError: injected fault" in errors[0]["detail"]
     assert sum(r.invalid["call_attempt", "processing_error"] for r in results) == 1
+    for result in results:  # every record applied, late, duplicate or dead-lettered, once
+        counted = result.applied + result.late + result.duplicate
+        assert counted.total() + result.invalid.total() == result.consumed.total()
+    expected_counts = sum((r.applied + r.late + r.duplicate for r in expected), Counter())
+    assert sum((r.applied + r.late + r.duplicate for r in results), Counter()) == expected_counts
 
 
 def test_a_record_that_would_make_the_state_too_large_is_dead_lettered(
@@ -210,6 +216,7 @@ def test_a_record_that_would_make_the_state_too_large_is_dead_lettered(
         ("processing_error", len(records))
     ]
     assert "StateTooLarge" in letters[0]["detail"]
+    assert results[0].applied == sum((r.applied for r in expected), Counter())
 
 
 def test_replay_of_a_file_with_extreme_records_exits_0_and_normal_borrowers_get_their_alerts(
