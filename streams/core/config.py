@@ -18,12 +18,19 @@ DAY_MS = 24 * HOUR_MS
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
 # The outcomes of the contact class (answered, replied) and all the others, in OUTCOME_CLASS order:
-# the out-of-the-box answer to "was the borrower reached?".
+# the first design's answer to "was the borrower reached?" (deploy/presets/legacy.toml keeps it).
 CONTACT_OUTCOMES: tuple[str, ...] = tuple(
     o for o, c in OUTCOME_CLASS.items() if c is OutcomeClass.CONTACT
 )
 NON_CONTACT_OUTCOMES: tuple[str, ...] = tuple(
     o for o, c in OUTCOME_CLASS.items() if c is not OutcomeClass.CONTACT
+)
+# A message that was delivered or read reached a working phone or inbox: not 失联. It is no
+# answer either, so it neither extends nor ends the unanswered run (docs/rules.md has the backtest).
+DELIVERED_OR_READ: tuple[str, ...] = ("delivered", "read")
+REACHED_OUTCOMES: tuple[str, ...] = (*CONTACT_OUTCOMES, *DELIVERED_OR_READ)
+UNANSWERED_OUTCOMES: tuple[str, ...] = tuple(
+    o for o in NON_CONTACT_OUTCOMES if o not in DELIVERED_OR_READ
 )
 
 
@@ -44,7 +51,7 @@ class ConsecutiveUnansweredConfig:
         SeverityLevel(10, "critical"),
     )
     reached_outcomes: tuple[str, ...] = CONTACT_OUTCOMES
-    unanswered_outcomes: tuple[str, ...] = NON_CONTACT_OUTCOMES
+    unanswered_outcomes: tuple[str, ...] = UNANSWERED_OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +86,7 @@ class AllChannelsFailedConfig:
     enabled: bool = True
     window_ms: int = 7 * DAY_MS
     min_channels: int = 3
-    reached_outcomes: tuple[str, ...] = CONTACT_OUTCOMES
+    reached_outcomes: tuple[str, ...] = REACHED_OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)

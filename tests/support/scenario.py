@@ -78,8 +78,9 @@ def _lost_and_overdue() -> list[EventRecord]:
         repayment(b, at(1, 0, 5), "due", 0),
         repayment(b, at(1, 0, 10), "missed", 3),
         call(b, at(1, 10), "voice", "powered_off"),
-        call(b, at(1, 11), "sms", "delivered"),
-        call(b, at(1, 12), "app_push", "delivered"),  # 3 channels, none reached; dpd 3
+        call(b, at(1, 11), "sms", "undeliverable"),  # one invalid outcome: below min_invalid
+        # 3 channels, none reached (a delivered message would have reached); dpd 3
+        call(b, at(1, 12), "app_push", "out_of_coverage"),
         repayment(b, at(1, 13), "payment", 0),  # overdue ends: unreachable_while_overdue resolved
     ]
 

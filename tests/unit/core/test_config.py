@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.core.config import DAY_MS, HOUR_MS, INPUT_RETENTION_MS, Settings
+from streams.core.config import (
+    CONTACT_OUTCOMES,
+    DAY_MS,
+    HOUR_MS,
+    INPUT_RETENTION_MS,
+    NON_CONTACT_OUTCOMES,
+    Settings,
+)
 from streams.core.config_loader import (
     CONFIG_ENV,
     ConfigError,
@@ -93,6 +100,16 @@ def test_us_preset_changes_only_what_it_says() -> None:
     assert (
         policy.max_contacts_per_day == Settings().engine.rules.contact_policy.max_contacts_per_day
     )
+
+
+def test_legacy_preset_restores_the_contact_class_as_the_only_reach() -> None:
+    rules = load_settings(ROOT / "deploy" / "presets" / "legacy.toml", {}).engine.rules
+    assert rules.consecutive_unanswered.reached_outcomes == CONTACT_OUTCOMES
+    assert rules.consecutive_unanswered.unanswered_outcomes == NON_CONTACT_OUTCOMES
+    assert rules.all_channels_failed.reached_outcomes == CONTACT_OUTCOMES
+    defaults = Settings().engine.rules
+    assert replace(rules, consecutive_unanswered=defaults.consecutive_unanswered,
+                   all_channels_failed=defaults.all_channels_failed) == defaults  # fmt: skip
 
 
 def test_partial_file_overrides_only_its_keys(write: Write) -> None:

@@ -71,13 +71,14 @@ SCENARIOS: list[tuple[str, str, dict[str, object], list[Event]]] = [
     ),
     (
         "all_channels_failed",
-        "Voice, SMS and app push all fail within 7 days; a reply resolves.",
+        "Voice, SMS and app push all fail within 7 days (a delivered or read message would have "
+        "reached the borrower); an answered call resolves.",
         {"all_channels_failed": None},
         [
             call("ca-01", at(0), "powered_off"),
-            call("ca-02", at(24), "delivered", channel="sms"),
-            call("ca-03", at(48), "delivered", channel="app_push"),
-            call("ca-04", at(72), "replied", channel="sms"),
+            call("ca-02", at(24), "undeliverable", channel="sms"),
+            call("ca-03", at(48), "undeliverable", channel="app_push"),
+            call("ca-04", at(72), "answered"),
         ],
     ),
     (
