@@ -196,6 +196,9 @@ class Worker:
         self._batched_agent(kinds, "borrower-events", self.handle_batch)
         self.app.timer(self.eviction_sweep_s)(self._sweep_idle)
         self.app.task(_freeze_startup_objects)
+        for topic in {kafka.call_topic, kafka.repayment_topic, *kinds}:
+            # at 0 from the start, so that increase() in the alert rule sees the first one
+            self.metrics.events_misrouted.labels(topic=topic)
         self.metrics.config_info.labels(
             version=self.settings.engine.version, source=self.settings.source
         ).set(1)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from confluent_kafka import KafkaError, Message, Producer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
@@ -42,6 +43,33 @@ def produce(
         producer.flush(30)
     finally:
         producer.close()
+    return count
+
+
+def produce_librdkafka(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None]],
+    settings: dict[str, str] | None = None,
+) -> int:
+    """`produce` through librdkafka (confluent-kafka), whose default partitioner hashes keys
+    with CRC32 where the Java client and kafka-python use murmur2; `settings` adds to or
+    overrides its configuration (e.g. {"partitioner": "murmur2_random"})."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5}
+                        | (settings or {}))  # fmt: skip
+    failures: list[KafkaError] = []
+
+    def delivered(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failures.append(error)
+
+    count = 0
+    for key, value in records:
+        producer.produce(topic, value=value, key=key, on_delivery=delivered)
+        count += 1
+    undelivered = producer.flush(30)
+    if undelivered or failures:
+        raise AssertionError(f"librdkafka: {undelivered} undelivered, failures {failures}")
     return count
 
 

@@ -16,7 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.local_kafka.broker import free_port
 from streams.local_kafka.child_process import stop
-from tests.support.kafka import create_topics, produce, read_exactly, start_worker, unique_name
+from tests.support.kafka import (
+    create_topics,
+    produce,
+    produce_librdkafka,
+    read_exactly,
+    start_worker,
+    unique_name,
+)
 
 # (kind, event object, or a malformed record's raw text or bytes)
 EventRecord = tuple[str, dict | str | bytes]
@@ -79,11 +86,17 @@ class Deployment:
     partitions: int = 4
     store: str = "memory://"
     guarantee: str = "at_least_once"
-    repartition: bool = False  # then producers send without keys, as unkeyed producers do
+    repartition: bool = False  # then producers send without keys, as unkeyed producers do,
+    keyed: bool | None = None  # unless this is True (None: keyed exactly when not repartitioning)
+    # None: repayments are produced like call attempts (kafka-python, Java's murmur2
+    # partitioner); a dict: through librdkafka with these settings ({} keeps its defaults)
+    repayment_producer: dict[str, str] | None = None
     prefix: str = field(default_factory=lambda: unique_name("rw"))
     workers: list[RunningWorker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.keyed is None:
+            self.keyed = not self.repartition
         self.call_topic = f"{self.prefix}.call-attempts"
         self.repayment_topic = f"{self.prefix}.repayments"
         self.alert_topic = f"{self.prefix}.alerts"
@@ -164,10 +177,15 @@ class Deployment:
             else:
                 key, value = MALFORMED_KEY, event.encode() if isinstance(event, str) else event
             (calls if kind == "call_attempt" else repayments).append(
-                (None if self.repartition else key, value)
+                (key if self.keyed else None, value)
             )
         produce(self.bootstrap, self.call_topic, calls)
-        produce(self.bootstrap, self.repayment_topic, repayments)
+        if self.repayment_producer is None:
+            produce(self.bootstrap, self.repayment_topic, repayments)
+        else:
+            produce_librdkafka(
+                self.bootstrap, self.repayment_topic, repayments, self.repayment_producer
+            )
         return len(calls) + len(repayments)
 
     def send_in_order(self, records: Sequence[EventRecord], *workers: RunningWorker) -> None:
