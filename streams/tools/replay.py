@@ -4,6 +4,9 @@ Each record's event is turned back into the bytes a Kafka consumer would see (th
 re-serialised with orjson, or a malformed record's raw text) and goes through the same decoder
 and `engine.apply` as the worker, one in-memory state per borrower, in file order. So for the
 same input order the alerts equal the worker's, byte for byte once `emitted_at` is event time.
+A file line is an event, not a Kafka record: it has no partition, so the worker's partition check
+(`wrong_partition`) has nothing to check here, and replay gives the alerts of correctly
+partitioned input (docs/operations.md, "Records on the wrong partition").
 """
 
 from __future__ import annotations
