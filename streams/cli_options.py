@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from streams.core.challengers import Challenger, load_challengers
 from streams.core.config import Settings
 from streams.core.config_loader import ConfigError, load_settings
 
@@ -20,6 +21,15 @@ config_option: Callable[[F], F] = click.option(
     type=click.Path(path_type=Path),
     envvar="REACHWATCH_CONFIG",
     help="Config TOML (default: $REACHWATCH_CONFIG, else the built-in defaults).",
+)
+
+challenger_option: Callable[[F], F] = click.option(
+    "--challenger",
+    "challenger_paths",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="A challenger config file, run beside the config's own rules; repeatable, adds to "
+    "the config's [shadow] challengers.",
 )
 
 
@@ -41,3 +51,12 @@ def all_settings_or_exit(config_paths: Sequence[Path | None]) -> list[Settings]:
         click.echo("reachwatch: invalid configuration:\n" + "\n".join(problems), err=True)
         sys.exit(2)
     return settings
+
+
+def challengers_or_exit(settings: Settings, extra: Sequence[Path]) -> tuple[Challenger, ...]:
+    """The challengers of `settings` plus `extra`, or every problem on stderr and exit code 2."""
+    try:
+        return load_challengers(settings, extra)
+    except ConfigError as error:
+        click.echo(f"reachwatch: invalid challenger configuration:\n{error}", err=True)
+        sys.exit(2)

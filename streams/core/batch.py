@@ -6,12 +6,16 @@ at most `max_future_skew`; the engine itself never reads a clock). It gets back 
 (one state per borrower per batch, so one changelog message per borrower per batch rather than
 one per event), which alerts to publish in order, and which records go to the dead-letter topic.
 Offline replay drives the very same class, so the worker and replay cannot disagree about alerts.
+
+Challenger configs (champion/challenger) ride along: each record is decoded once, then every
+engine config runs over the same decoded events with its own stored states, so a challenger
+costs an engine pass and its state writes, not a second decode.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -67,6 +71,14 @@ class BatchResult:
     newest_event_ms: dict[int, int] = field(default_factory=dict)  # by partition
     # valid keyed records not on their key's partition, by (topic, partition they were on)
     misrouted: Counter[tuple[str, int]] = field(default_factory=Counter)
+    # One result per challenger, in order: what its engine made of the batch, with the shared
+    # decoding outcome (decoding, max_future_skew and partition checks follow the champion's
+    # processor); the worker publishes only their alerts and states.
+    shadows: list[BatchResult] = field(default_factory=list)
+
+
+# (index in the batch, record, event) of each record that decoded, on its partition
+Decoded = tuple[int, InputRecord, CallAttempt | Repayment]
 
 
 class BatchProcessor:
@@ -85,8 +97,10 @@ class BatchProcessor:
         *,
         require_key: bool,
         placement: Placement | None = None,
+        challengers: Sequence[EngineConfig] = (),
     ) -> None:
         self.config = config
+        self.challengers = tuple(challengers)
         self.decoders = {topic: DECODERS[kind] for topic, kind in kinds.items()}
         self.require_key = require_key
         self.placement = placement
@@ -146,60 +160,52 @@ class BatchProcessor:
         return result, routed
 
     def process(
-        self, records: Iterable[InputRecord], load: StateLoader, received_at_ms: int
+        self,
+        records: Iterable[InputRecord],
+        load: StateLoader,
+        received_at_ms: int,
+        shadow_loads: Sequence[StateLoader] = (),
     ) -> BatchResult:
-        """Decode and apply every record. One record can never stop the batch: if applying it
-        raises, or the state it leads to cannot be encoded within MAX_STATE_BYTES, it is
-        dead-lettered (`processing_error`) and its borrower's state, alerts and counts are
-        rebuilt as if it had never arrived (`_Batch.rebuild`, a path only failures take)."""
-        run = _Batch(self, records, load, received_at_ms)
-        result, working, partition_of, trail = run.result, run.working, run.partition_of, run.trail
-        config = self.config
-        for index, record in enumerate(run.records):
+        """Decode every record once, then apply the champion's config and each challenger's
+        (`shadow_loads` read the challengers' own states, one per challenger, in order).
+
+        One record can never stop the batch: if applying it raises, or the state it leads to
+        cannot be encoded within MAX_STATE_BYTES, it is dead-lettered (`processing_error`) and
+        its borrower's state, alerts and counts are rebuilt as if it had never arrived
+        (`_Batch.rebuild`, a path only failures take)."""
+        if len(shadow_loads) != len(self.challengers):
+            raise ValueError(
+                f"{len(self.challengers)} challengers but {len(shadow_loads)} state loaders"
+            )
+        records = records if isinstance(records, list) else list(records)
+        result = BatchResult()
+        decoded: list[Decoded] = []
+        for index, record in enumerate(records):
             event = self.decode(record, result, received_at_ms)
             if event is None:
-                trail.append(None)
                 continue
-            key = event.borrower_id.encode()
-            misplaced = self.misplaced(record, key, result)
-            if misplaced is not None:
-                trail.append(None)  # dead-lettered: a rebuild of its borrower skips it too
+            misplaced = self.misplaced(record, event.borrower_id.encode(), result)
+            if misplaced is not None:  # dead-lettered: a rebuild of its borrower skips it too
                 reject(record, misplaced, result, received_at_ms)
                 continue
-            try:
-                state = working[key] if key in working else run.stored(key, record, event)
-                outcome = apply(state, event, config)
-            except Exception as error:  # any bug or hostile value: contained to this record
-                trail.append(None)
-                run.fail(record, event, error)
-                run.replace(key, run.rebuild(key, index))
-                continue
-            disposition = outcome.disposition
-            trail.append(disposition)
-            if disposition is Disposition.APPLIED:
-                working[key] = outcome.state  # type: ignore[assignment]  # APPLIED has one
-                partition_of[key] = record.partition
-                if outcome.alerts:
-                    result.alerts.extend((record.partition, alert) for alert in outcome.alerts)
-                    run.alert_sources.extend([index] * len(outcome.alerts))
-                newest = result.newest_event_ms.get(record.partition, 0)
-                if event.at_ms > newest:
-                    result.newest_event_ms[record.partition] = event.at_ms
-            run.count(record.topic, disposition, 1)
-            if disposition is Disposition.LIMITED:
-                trail[index] = None
-                reject(record, contact_point_limit(event), result, received_at_ms)
-        for key in list(working):
-            try:
-                value = encoded(working[key])
-            except Exception:  # find the record that made it so, one at a time
-                rebuilt = run.rebuild(key, len(run.records))
-                run.replace(key, rebuilt)
-                if rebuilt.state is None:
-                    continue  # none of the borrower's records could be kept: nothing to write
-                value = rebuilt.state.to_bytes()
-            result.writes[key] = StateWrite(partition_of[key], value)
+            decoded.append((index, record, event))
+        shadows = [
+            _Batch(self, config, records, shadow_load, received_at_ms, decoding_of(result))
+            for config, shadow_load in zip(self.challengers, shadow_loads, strict=True)
+        ]
+        _Batch(self, self.config, records, load, received_at_ms, result).run(decoded)
+        result.shadows = [shadow.run(decoded) for shadow in shadows]
         return result
+
+
+def decoding_of(result: BatchResult) -> BatchResult:
+    """A new result holding only `result`'s decoding outcome (counts and dead letters)."""
+    return BatchResult(
+        dead_letters=list(result.dead_letters),
+        consumed=Counter(result.consumed),
+        invalid=Counter(result.invalid),
+        misrouted=Counter(result.misrouted),
+    )
 
 
 @dataclass(slots=True)
@@ -215,27 +221,75 @@ class _Batch:
     """One `BatchProcessor.process` call: its records, what it has made of them so far, and
     the failure path (rebuilding one borrower without the records that failed)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 (private, one caller)
         self,
         processor: BatchProcessor,
-        records: Iterable[InputRecord],
+        config: EngineConfig,
+        records: list[InputRecord],
         load: StateLoader,
         received_at_ms: int,
+        result: BatchResult,
     ) -> None:
         self.processor = processor
-        self.records = records if isinstance(records, list) else list(records)
+        self.config = config
+        self.records = records
         self.load = load
         self.received_at_ms = received_at_ms
-        self.result = BatchResult()
+        self.result = result
         self.working: dict[bytes, BorrowerState] = {}
         self.partition_of: dict[bytes, int] = {}
         self.alert_sources: list[int] = []  # the index in `records` of each alert's record
         # What became of each record so far: None when it was dead-lettered (invalid, a
         # processing error, a wrong partition, over a limit).
-        self.trail: list[Disposition | None] = []
+        self.trail: list[Disposition | None] = [None] * len(records)
         counters = self.result
         self.counters = {Disposition.APPLIED: counters.applied, Disposition.LATE: counters.late,
                          Disposition.DUPLICATE: counters.duplicate}  # fmt: skip
+
+    def run(self, decoded: Iterable[Decoded]) -> BatchResult:
+        """Apply this batch's config to the decoded records; fills and returns `result`."""
+        result, working, partition_of, trail = (
+            self.result,
+            self.working,
+            self.partition_of,
+            self.trail,
+        )
+        config, received_at_ms = self.config, self.received_at_ms
+        for index, record, event in decoded:
+            key = event.borrower_id.encode()
+            try:
+                state = working[key] if key in working else self.stored(key, record, event)
+                outcome = apply(state, event, config)
+            except Exception as error:  # any bug or hostile value: contained to this record
+                self.fail(record, event, error)
+                self.replace(key, self.rebuild(key, index))
+                continue
+            disposition = outcome.disposition
+            trail[index] = disposition
+            if disposition is Disposition.APPLIED:
+                working[key] = outcome.state  # type: ignore[assignment]  # APPLIED has one
+                partition_of[key] = record.partition
+                if outcome.alerts:
+                    result.alerts.extend((record.partition, alert) for alert in outcome.alerts)
+                    self.alert_sources.extend([index] * len(outcome.alerts))
+                newest = result.newest_event_ms.get(record.partition, 0)
+                if event.at_ms > newest:
+                    result.newest_event_ms[record.partition] = event.at_ms
+            self.count(record.topic, disposition, 1)
+            if disposition is Disposition.LIMITED:
+                trail[index] = None
+                reject(record, contact_point_limit(event), result, received_at_ms)
+        for key in list(working):
+            try:
+                value = encoded(working[key])
+            except Exception:  # find the record that made it so, one at a time
+                rebuilt = self.rebuild(key, len(self.records))
+                self.replace(key, rebuilt)
+                if rebuilt.state is None:
+                    continue  # none of the borrower's records could be kept: nothing to write
+                value = rebuilt.state.to_bytes()
+            result.writes[key] = StateWrite(partition_of[key], value)
+        return result
 
     def count(self, topic: str, disposition: Disposition | None, step: int) -> None:
         counter = self.counters.get(disposition)  # type: ignore[arg-type]
@@ -250,7 +304,7 @@ class _Batch:
         sweep happens to run."""
         stored = self.load(key, record.partition)
         state = None if stored is None else BorrowerState.from_bytes(stored)
-        config = self.processor.config
+        config = self.config
         if state is not None and evict_if_idle(state, event.at_ms, config) is None:
             return None
         return state
@@ -277,7 +331,7 @@ class _Batch:
                 if state is None:
                     state = self.stored(key, record, event)
                 before = None if state is None else encoded(state)
-                outcome = apply(state, event, processor.config)
+                outcome = apply(state, event, self.config)
                 if outcome.disposition is Disposition.APPLIED:
                     encoded(outcome.state)  # type: ignore[arg-type]
             except Exception as error:  # as in process

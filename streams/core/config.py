@@ -160,6 +160,7 @@ class KafkaConfig:
     call_topic: str = "collections.call-attempts.v1"
     repayment_topic: str = "collections.repayments.v1"
     alert_topic: str = "collections.unreachability-alerts.v1"
+    shadow_alert_topic: str = "collections.unreachability-alerts.shadow.v1"
     dead_letter_topic: str = "collections.dead-letters.v1"
     partitions: int = 12
     replication_factor: int = 1
@@ -191,10 +192,18 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ShadowConfig:
+    """Challenger config files, run beside the rules in force without acting on anything."""
+
+    challengers: tuple[str, ...] = ()  # paths as written; relative ones are to the config file
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole validated configuration file."""
 
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     web: WebConfig = field(default_factory=WebConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    shadow: ShadowConfig = field(default_factory=ShadowConfig)
     source: str = "<defaults>"

@@ -47,6 +47,7 @@ from streams.core.config import (
     RulesConfig,
     Settings,
     SeverityLevel,
+    ShadowConfig,
     ThirdPartyGateConfig,
     UnreachableWhileOverdueConfig,
     WebConfig,
@@ -55,7 +56,7 @@ from streams.core.events import CHANNELS, OUTCOME_CLASS, OutcomeClass
 
 CONFIG_ENV = "REACHWATCH_CONFIG"
 ENV_PREFIX = "REACHWATCH_"
-ENV_SECTIONS = ("kafka", "web")
+ENV_SECTIONS = ("kafka", "web", "shadow")
 ENV_SOURCE = "environment"
 DEFAULTS_SOURCE = "<defaults>"
 HIDDEN = "(value hidden)"
@@ -400,6 +401,56 @@ def run_outcome_checks(config: ConsecutiveUnansweredConfig) -> Fix:
         )
 
 
+CHALLENGER_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+def challenger_name(path: str) -> str:
+    """A challenger is named by its file's stem: it names its table, so it must stay stable."""
+    return Path(path).stem
+
+
+def challenger_name_problem(path: str) -> str | None:
+    """Why the file's stem cannot name a challenger, if it cannot."""
+    name = challenger_name(path)
+    if CHALLENGER_NAME.fullmatch(name):
+        return None
+    return (
+        f"the file name {show(name)} must use only letters, digits, '.', '_' and '-' "
+        "(it names the challenger's table)"
+    )
+
+
+class ConfigFiles(Check):
+    """Challenger config files: their stems name their state tables, so stems are unique."""
+
+    def parse(self, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise Invalid(f"must be an array of file paths, not {kind(value)}")
+        issues = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                issues.append((f"[{index}]", f"{show(item)} is not a file path"))
+                continue
+            name, problem = challenger_name(item), challenger_name_problem(item)
+            if problem is not None:
+                issues.append((f"[{index}]", problem))
+            elif name in seen:
+                issues.append((f"[{index}]", f"{show(item)} has the same file name as "
+                               f"[{seen[name]}]; challengers are named by file name"))  # fmt: skip
+            seen.setdefault(name, index)
+        if issues:
+            raise Invalid.of(issues)
+        return tuple(value)
+
+    def to_toml(self, value: Any) -> str:
+        return "[" + ", ".join(show(path) for path in value) + "]"
+
+    def from_text(self, text: str) -> list[str]:
+        """A comma-separated list; an empty variable means no challengers."""
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+
 # --- the schema -------------------------------------------------------------------------------
 
 HOST_PORT = r"[A-Za-z0-9._-]+(?::\d{1,5})?"
@@ -444,7 +495,13 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 SASL_KEYS = ("sasl_mechanism", "sasl_username", "sasl_password")
 SSL_KEYS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
 SECURITY_KEYS = ("security_protocol", *SASL_KEYS, *SSL_KEYS)
-TOPIC_KEYS = ("call_topic", "repayment_topic", "alert_topic", "dead_letter_topic")
+TOPIC_KEYS = (
+    "call_topic",
+    "repayment_topic",
+    "alert_topic",
+    "shadow_alert_topic",
+    "dead_letter_topic",
+)
 # What Kafka brokers accept by default (group.min/max.session.timeout.ms); a JoinGroup outside
 # is refused with INVALID_SESSION_TIMEOUT, which the worker would only retry.
 SESSION_TIMEOUT_RANGE_MS = (6 * SECOND_MS, 30 * MINUTE_MS)
@@ -526,6 +583,7 @@ def assemble_settings(**parts: Any) -> Settings:
         kafka=parts.get("kafka", KafkaConfig()),
         web=parts.get("web", WebConfig()),
         engine=replace(engine, rules=parts.get("rules", RulesConfig())),
+        shadow=parts.get("shadow", ShadowConfig()),
     )
 
 
@@ -553,6 +611,7 @@ SCHEMA = Section(
                 "call_topic": Key(TOPIC_TEXT),
                 "repayment_topic": Key(TOPIC_TEXT),
                 "alert_topic": Key(TOPIC_TEXT),
+                "shadow_alert_topic": Key(TOPIC_TEXT),
                 "dead_letter_topic": Key(TOPIC_TEXT),
                 "partitions": Key(COUNT),
                 "replication_factor": Key(COUNT),
@@ -575,6 +634,7 @@ SCHEMA = Section(
             },
         ),
         "web": Section(WebConfig, keys={"port": Key(Integer(1, 65535)), "bind": Key(Text())}),
+        "shadow": Section(ShadowConfig, keys={"challengers": Key(ConfigFiles())}),
         "engine": Section(
             EngineConfig,
             keys={
@@ -723,7 +783,9 @@ def apply_environment(env: Mapping[str, str], raw: dict[str, Any], report: Repor
         section_name, _, key_name = variable.removeprefix(ENV_PREFIX).lower().partition("__")
         problem = ConfigProblem(ENV_SOURCE, variable, "")
         if section_name not in ENV_SECTIONS:
-            message = "only [kafka] and [web] keys can be set from the environment; engine and "
+            message = (
+                "only [kafka], [web] and [shadow] keys can be set from the environment; engine and "
+            )
             report.problems.append(replace(problem, message=message + "rules belong in the file"))
             continue
         section = SCHEMA.children[section_name]

@@ -13,17 +13,23 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
 import orjson
 
-from streams.cli_options import config_option, settings_or_exit
-from streams.core.batch import BatchProcessor, InputRecord
+from streams.cli_options import (
+    challenger_option,
+    challengers_or_exit,
+    config_option,
+    settings_or_exit,
+)
+from streams.core.batch import BatchProcessor, BatchResult, InputRecord
 from streams.core.config import DAY_MS, EngineConfig
 from streams.core.decoding import DECODERS, Rejection
 from streams.core.engine import Alert, BorrowerState, evict_if_idle
@@ -86,29 +92,63 @@ def replay_records(
     counts: ReplayCounts | None = None,
     now_ms: int | None = None,
 ) -> Iterator[Alert]:
-    """Alerts in the order the worker would emit them; `counts` is filled in as it goes.
+    """Alerts in the order the worker would emit them; `counts` is filled in as it goes."""
+    counts = counts if counts is not None else ReplayCounts()
+    return (alert for _, alert in replay_lanes(records, [config], [counts], now_ms))
 
-    Each line goes through the worker's own `BatchProcessor` (decode, engine, state writes), so
-    replay and worker cannot drift apart. Idle states are evicted as the worker does
-    (`evict_if_idle`), swept once per day of event time against the newest event time read.
+
+def replay_lanes(
+    records: Iterable[bytes],
+    configs: Sequence[EngineConfig],
+    counts: Sequence[ReplayCounts],
+    now_ms: int | None = None,
+) -> Iterator[tuple[int, Alert]]:
+    """(config index, alert): the first config is the champion, the others its challengers.
+
+    Each line goes through the worker's own `BatchProcessor` (one decode, each config's engine
+    over its own states), so replay and worker cannot drift apart. Idle states are evicted as
+    the worker does (`evict_if_idle`), swept once per day of event time against the newest
+    event time read. `counts` holds one ReplayCounts per config, filled in as it goes.
     `now_ms` (default: the wall clock when called) plays the worker's clock: event times more
     than `max_future_skew` beyond it are rejected as the worker rejects them, so a historic file
     replays whole while one far-future record cannot move every borrower's clock.
     """
-    counts = counts if counts is not None else ReplayCounts()
     if now_ms is None:
         now_ms = time.time_ns() // 1_000_000
-    processor = BatchProcessor(config, {kind: kind for kind in DECODERS}, require_key=False)
-    stored: dict[bytes, bytes] = {}
-
-    def load(key: bytes, _partition: int) -> bytes | None:
-        return stored.get(key)
-
-    watermark_ms = next_sweep_ms = None
+    champion, *challengers = configs
+    processor = BatchProcessor(
+        champion, {kind: kind for kind in DECODERS}, require_key=False, challengers=challengers
+    )
+    lanes = [
+        _Lane(config, lane_counts) for config, lane_counts in zip(configs, counts, strict=True)
+    ]
+    loads = [partial(_load, lane.stored) for lane in lanes]
     for line_number, line in enumerate(records, start=1):
         if not line.strip():
             continue
-        result = processor.process([input_record(line, line_number)], load, now_ms)
+        result = processor.process([input_record(line, line_number)], loads[0], now_ms, loads[1:])
+        for index, (lane, lane_result) in enumerate(
+            zip(lanes, [result, *result.shadows], strict=True)
+        ):
+            lane.count(lane_result)
+            for _, alert in lane_result.alerts:
+                lane.counts.alerts_by_rule[alert.rule] += 1
+                yield index, alert
+
+
+@dataclass(slots=True)
+class _Lane:
+    """One config's states, counts and eviction schedule in a replay."""
+
+    config: EngineConfig
+    counts: ReplayCounts
+    stored: dict[bytes, bytes] = field(default_factory=dict)
+    watermark_ms: int | None = None
+    next_sweep_ms: int | None = None
+
+    def count(self, result: BatchResult) -> None:
+        """Count one record's outcome, store its state, and sweep when a day has passed."""
+        counts = self.counts
         counts.events += 1
         for (_, reason), n in result.invalid.items():
             counts.invalid += n
@@ -117,22 +157,23 @@ def replay_records(
         counts.duplicates += result.duplicate.total()
         for key, write in result.writes.items():
             if write.value is None:
-                stored.pop(key, None)
+                self.stored.pop(key, None)
             else:
-                stored[key] = write.value
-        for _, alert in result.alerts:
-            counts.alerts_by_rule[alert.rule] += 1
-            yield alert
+                self.stored[key] = write.value
         newest = result.newest_event_ms.get(0)
-        if newest is not None and (watermark_ms is None or newest > watermark_ms):
-            watermark_ms = newest
-        if watermark_ms is None:
-            continue
-        if next_sweep_ms is None:
-            next_sweep_ms = watermark_ms + EVICTION_SWEEP_MS
-        elif watermark_ms >= next_sweep_ms:
-            counts.evicted += evict_idle(stored, watermark_ms, config)
-            next_sweep_ms = watermark_ms + EVICTION_SWEEP_MS
+        if newest is not None and (self.watermark_ms is None or newest > self.watermark_ms):
+            self.watermark_ms = newest
+        if self.watermark_ms is None:
+            return
+        if self.next_sweep_ms is None:
+            self.next_sweep_ms = self.watermark_ms + EVICTION_SWEEP_MS
+        elif self.watermark_ms >= self.next_sweep_ms:
+            counts.evicted += evict_idle(self.stored, self.watermark_ms, self.config)
+            self.next_sweep_ms = self.watermark_ms + EVICTION_SWEEP_MS
+
+
+def _load(stored: dict[bytes, bytes], key: bytes, _partition: int) -> bytes | None:
+    return stored.get(key)
 
 
 def evict_idle(stored: dict[bytes, bytes], watermark_ms: int, config: EngineConfig) -> int:
@@ -150,23 +191,30 @@ def epoch_ms(moment: datetime) -> int:
     return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
-def write_alerts(alerts: Iterable[Alert], out: BinaryIO, emitted_at: str) -> None:
-    for alert in alerts:
-        emitted_at_ms = (
-            alert.event_time_ms if emitted_at == "event-time" else time.time_ns() // 1_000_000
-        )
-        out.write(alert.encode(emitted_at_ms) + b"\n")
+def encoded(alert: Alert, emitted_at: str) -> bytes:
+    emitted_at_ms = (
+        alert.event_time_ms if emitted_at == "event-time" else time.time_ns() // 1_000_000
+    )
+    return alert.encode(emitted_at_ms) + b"\n"
 
 
 @click.command(name="replay")
 @click.argument("events", type=click.File("rb"))
 @config_option
+@challenger_option
 @click.option(
     "--out",
     type=click.File("wb"),
     default="-",
     show_default=True,
     help="Alert file (alert.v1 JSON Lines).",
+)
+@click.option(
+    "--shadow-out",
+    type=click.File("wb"),
+    default=None,
+    help="The challengers' alerts (alert.v1 JSON Lines, told apart by config_version), as the "
+    "worker publishes them to the shadow alert topic.",
 )
 @click.option(
     "--emitted-at",
@@ -185,18 +233,37 @@ def write_alerts(alerts: Iterable[Alert], out: BinaryIO, emitted_at: str) -> Non
     "max_future_skew after it are rejected as future_event_time. Naive values are UTC.",
 )
 def command(
-    events: BinaryIO, config_path: Path | None, out: BinaryIO, emitted_at: str, now: Any
+    events: BinaryIO,
+    *,
+    config_path: Path | None,
+    challenger_paths: tuple[Path, ...],
+    out: BinaryIO,
+    shadow_out: BinaryIO | None,
+    emitted_at: str,
+    now: Any,
 ) -> None:
     """Run the engine over EVENTS (JSON Lines, '-' for stdin); alerts as JSON Lines.
 
-    Alerts are the worker's for the same input order. A summary (events, invalid, late,
-    duplicates, alerts by rule) goes to stderr.
+    Alerts are the worker's for the same input order, and with challengers (the config's
+    [shadow] challengers and --challenger) the shadow alerts are too. A summary (events, invalid,
+    late, duplicates, alerts by rule; a line per challenger) goes to stderr.
     """
-    config = settings_or_exit(config_path).engine
-    counts = ReplayCounts()
+    settings = settings_or_exit(config_path)
+    challengers = challengers_or_exit(settings, challenger_paths)
+    configs = [settings.engine, *(challenger.engine for challenger in challengers)]
+    counts = [ReplayCounts() for _ in configs]
     now_ms = None if now is None else epoch_ms(now)
     try:
-        write_alerts(replay_records(events, config, counts, now_ms), out, emitted_at)
+        for index, alert in replay_lanes(events, configs, counts, now_ms):
+            if index == 0:
+                out.write(encoded(alert, emitted_at))
+            elif shadow_out is not None:
+                shadow_out.write(encoded(alert, emitted_at))
     except EventFileError as error:
         raise click.ClickException(f"{events.name}: {error}") from None
-    click.echo(counts.summary(), err=True)
+    click.echo(counts[0].summary(), err=True)
+    for challenger, lane_counts in zip(challengers, counts[1:], strict=True):
+        click.echo(
+            f"challenger {challenger.name} ({challenger.engine.version}): {lane_counts.summary()}",
+            err=True,
+        )

@@ -29,9 +29,21 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP, EventT
 from mode import CrashingSupervisor
 
-from streams.cli_options import config_option, settings_or_exit
-from streams.core.batch import BatchProcessor, BatchResult, InputRecord
-from streams.core.config import Settings
+from streams.cli_options import (
+    challenger_option,
+    challengers_or_exit,
+    config_option,
+    settings_or_exit,
+)
+from streams.core.batch import (
+    BatchProcessor,
+    BatchResult,
+    InputRecord,
+    Placement,
+    StateLoader,
+)
+from streams.core.challengers import Challenger
+from streams.core.config import EngineConfig, Settings
 from streams.core.decoding import CALL_ATTEMPT, REPAYMENT
 from streams.core.engine import BorrowerState, evict_if_idle
 from streams.worker.batching import BatchingApp
@@ -45,6 +57,7 @@ from streams.worker.kafka_security import faust_credentials
 from streams.worker.metrics import FAUST_PREFIX, DomainMetrics
 from streams.worker.partitioning import default_placement
 from streams.worker.startup import StartupError, preflight, rekeyed_topic
+from streams.worker.topics import TABLE_NAME, shadow_table_name
 from streams.worker.web import METRICS_PATH, Readiness, add_health_pages, web_settings
 
 log = logging.getLogger(__name__)
@@ -56,7 +69,6 @@ CHANGELOG_BATCH_BYTES = 512 * 1024
 DEFAULT_EVICTION_SWEEP_S = 30.0
 FAUST_REQUEST_TIMEOUT_S = 90.0  # Faust's default
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
-TABLE_NAME = "borrowers"
 logger = logging.getLogger(__name__)
 # (key, state bytes or None for a tombstone) per changelog partition
 ChangelogRecords = dict[int, list[tuple[bytes, bytes | None]]]
@@ -124,8 +136,21 @@ class BorrowerTable(faust.Table):
 
 
 @dataclass
+class Lane:
+    """One engine config with its own state table and alert topic: the champion (the rules in
+    force) or a challenger, whose alerts go to the shadow topic and act on nothing."""
+
+    name: str  # the challenger's name; "" for the champion
+    engine: EngineConfig
+    table: BorrowerTable
+    alert_topic: faust.TopicT
+    watermark_ms: dict[int, int] = field(default_factory=dict)  # newest event time by partition
+    sweep_cursor: list[bytes] = field(default_factory=list)
+
+
+@dataclass
 class Worker:
-    """The imperative shell: Faust app, topics, table, metrics, around one BatchProcessor."""
+    """The imperative shell: Faust app, topics, tables, metrics, around one BatchProcessor."""
 
     settings: Settings
     partitions: int
@@ -133,14 +158,14 @@ class Worker:
     eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S
     # input topic -> partition count (preflight's); a topic left out has `partitions`
     input_partitions: dict[str, int] = field(default_factory=dict)
+    challengers: tuple[Challenger, ...] = ()
     app: BatchingApp = field(init=False)
     direct_sends: bool = field(init=False)
-    table: BorrowerTable = field(init=False)
+    lanes: list[Lane] = field(init=False)  # the champion first, then the challengers in order
+    placement: Placement = field(init=False)
     processor: BatchProcessor = field(init=False)
     kinds: dict[str, str] = field(init=False)  # the engine agent's topics -> event kind
-    watermark_ms: dict[int, int] = field(default_factory=dict)
     _state_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _sweep_cursor: list[bytes] = field(default_factory=list)
     _misrouted_reported: set[str] = field(default_factory=set)  # topics already logged
 
     def __post_init__(self) -> None:
@@ -171,28 +196,20 @@ class Worker:
         )
         setup_prometheus_sensors(self.app, pattern=METRICS_PATH, name_prefix=FAUST_PREFIX)
         add_health_pages(self.app, self.readiness)
-        self.table = BorrowerTable(
-            self.app,
-            name=TABLE_NAME,
-            default=None,
-            partitions=self.partitions,
-            key_type=bytes,  # raw bytes: borrower_id and BorrowerState.to_bytes()
-            value_type=bytes,
-            help="Per-borrower engine state (streams.core.engine.BorrowerState bytes).",
-        )
-        self.app.tables.add(self.table)
         kinds = {kafka.call_topic: CALL_ATTEMPT, kafka.repayment_topic: REPAYMENT}
-        self.alert_topic = self.app.topic(kafka.alert_topic, partitions=self.partitions)
+        alert_topic = self.app.topic(kafka.alert_topic, partitions=self.partitions)
+        shadow_topic = self.app.topic(kafka.shadow_alert_topic, partitions=self.partitions)
+        self.lanes = [Lane("", self.settings.engine, self._table(TABLE_NAME), alert_topic)]
+        self.lanes += [
+            Lane(c.name, c.engine, self._table(shadow_table_name(c.name)), shadow_topic)
+            for c in self.challengers
+        ]
         self.dead_letter_topic = self.app.topic(kafka.dead_letter_topic)
         if kafka.repartition:
             kinds = self._repartition_by_borrower(kinds)
         self.kinds = kinds
-        self.processor = BatchProcessor(
-            self.settings.engine,
-            kinds,
-            require_key=True,
-            placement=default_placement(dict.fromkeys(kinds, self.partitions)),
-        )
+        self.placement = default_placement(dict.fromkeys(kinds, self.partitions))
+        self.processor = self._processor()
         self._batched_agent(kinds, "borrower-events", self.handle_batch)
         self.app.timer(self.eviction_sweep_s)(self._sweep_idle)
         self.app.task(_freeze_startup_objects)
@@ -202,6 +219,35 @@ class Worker:
         self.metrics.config_info.labels(
             version=self.settings.engine.version, source=self.settings.source
         ).set(1)
+        for challenger in self.challengers:
+            self.metrics.shadow_config_info.labels(
+                challenger=challenger.name, version=challenger.engine.version,
+                source=str(challenger.path),
+            ).set(1)  # fmt: skip
+
+    @property
+    def table(self) -> BorrowerTable:
+        """The champion's table."""
+        return self.lanes[0].table
+
+    def _table(self, name: str) -> BorrowerTable:
+        table = BorrowerTable(
+            self.app,
+            name=name,
+            default=None,
+            partitions=self.partitions,
+            key_type=bytes,  # raw bytes: borrower_id and BorrowerState.to_bytes()
+            value_type=bytes,
+            help="Per-borrower engine state (streams.core.engine.BorrowerState bytes).",
+        )
+        self.app.tables.add(table)
+        return table
+
+    def _processor(self) -> BatchProcessor:
+        """The batch step for the lanes' engine configs as they are now."""
+        champion, *challengers = (lane.engine for lane in self.lanes)
+        return BatchProcessor(champion, self.kinds, require_key=True, placement=self.placement,
+                              challengers=challengers)  # fmt: skip
 
     def _repartition_by_borrower(self, kinds: dict[str, str]) -> dict[str, str]:
         """For producers that do not key by borrower_id: a first agent decodes each event and
@@ -259,44 +305,46 @@ class Worker:
         if the worker dies in between, the events are redelivered and re-raise the alerts
         (same ids) instead of being skipped as duplicates of a state that was already saved.
         The batch is acked only after its changelog records are delivered too (the producer's
-        flush before a commit does not report failed sends)."""
-        data = self.table.data
-
-        def load(key: bytes, partition: int) -> bytes | None:
-            act_in_partition(partition)
-            return data.get(key)
-
+        flush before a commit does not report failed sends). Challengers' alerts and states go
+        the same way, to the shadow topic and their own tables (their dead letters do not:
+        only the champion's are published)."""
+        loads = [_loader(lane.table) for lane in self.lanes]
         async with self._state_lock:
             started = time.perf_counter()
-            result = self.processor.process(records, load, int(time.time() * 1000))
+            result = self.processor.process(records, loads[0], int(time.time() * 1000), loads[1:])
             self.metrics.engine_processing_seconds.observe(
                 (time.perf_counter() - started) / max(1, len(records))
             )
             emitted_at_ms = int(time.time() * 1000)
+            lane_results = [result, *result.shadows]
             outputs = [
-                await self._publish(self.alert_topic, alert.borrower_id.encode(),
+                await self._publish(lane.alert_topic, alert.borrower_id.encode(),
                                     alert.encode(emitted_at_ms))
-                for _, alert in result.alerts
+                for lane, lane_result in zip(self.lanes, lane_results, strict=True)
+                for _, alert in lane_result.alerts
             ]  # fmt: skip
             outputs += await self._publish_dead_letters(result)
             await _delivered(outputs)
-            await self._persisted(await self._write_states(result))
+            for lane, lane_result in zip(self.lanes, lane_results, strict=True):
+                await self._persisted(lane.table, await self._write_states(lane, lane_result))
             leave_partition()
         self._count(result, emitted_at_ms)
 
-    async def _persisted(self, changelog_deliveries: list[Awaitable[Any]]) -> None:
+    async def _persisted(
+        self, table: BorrowerTable, changelog_deliveries: list[Awaitable[Any]]
+    ) -> None:
         """Wait for changelog deliveries; under at-least-once also what Faust's own changelog
         callback does: a RocksDB store reopened after a restart then skips the changelog it
         already holds (a no-op for memory://). Under exactly-once Faust persists offsets only
         on commit, as a delivered write may still be aborted; that case gets a full replay."""
         for delivery in await _delivered(changelog_deliveries):
             if self.direct_sends:
-                self.table.data.set_persisted_offset(delivery.topic_partition, delivery.offset)
+                table.data.set_persisted_offset(delivery.topic_partition, delivery.offset)
 
-    async def _write_states(self, result: BatchResult) -> list[Awaitable[Any]]:
+    async def _write_states(self, lane: Lane, result: BatchResult) -> list[Awaitable[Any]]:
         """Store each touched borrower once and send its changelog message; returns the
         deliveries."""
-        table = self.table
+        table = lane.table
         data = table.data
         by_partition: ChangelogRecords = {}
         for key, write in result.writes.items():
@@ -309,15 +357,17 @@ class Worker:
                 table.remember(key, write.partition)
             by_partition.setdefault(write.partition, []).append((key, write.value))
         for partition, newest in result.newest_event_ms.items():
-            if newest > self.watermark_ms.get(partition, 0):
-                self.watermark_ms[partition] = newest
-        return await self._publish_changelog(by_partition)
+            if newest > lane.watermark_ms.get(partition, 0):
+                lane.watermark_ms[partition] = newest
+        return await self._publish_changelog(table, by_partition)
 
-    async def _publish_changelog(self, by_partition: ChangelogRecords) -> list[Awaitable[Any]]:
+    async def _publish_changelog(
+        self, table: BorrowerTable, by_partition: ChangelogRecords
+    ) -> list[Awaitable[Any]]:
         """Under at-least-once a partition's changelog messages go to the producer as record
         batches (far cheaper per message than `send`); a delivery's offset is then
         its batch's first, which only makes a reopened RocksDB store replay a little more."""
-        changelog = self.table.changelog_topic
+        changelog = table.changelog_topic
         if not self.direct_sends:
             return [await self._publish(changelog, key, value, partition)
                     for partition, messages in by_partition.items()
@@ -381,13 +431,19 @@ class Worker:
             metrics.event_to_alert_delay_seconds.observe(
                 max(0.0, (emitted_at_ms - alert.event_time_ms) / 1000)
             )
+        for lane, shadow in zip(self.lanes[1:], result.shadows, strict=True):
+            for _, alert in shadow.alerts:
+                metrics.shadow_alerts.labels(
+                    challenger=lane.name, config_version=alert.config_version, rule=alert.rule,
+                    severity=alert.severity, state=alert.state,
+                ).inc()  # fmt: skip
         metrics.last_event_timestamp_seconds.set(emitted_at_ms / 1000)
         metrics.borrowers_tracked.set(self.table.tracked(self._active_partitions()))
 
     def readiness(self) -> Readiness:
         return Readiness(
             assigned_partitions=len(self._active_partitions()),
-            table_recovered=self.table.recovered,
+            table_recovered=all(lane.table.recovered for lane in self.lanes),
             rebalancing=bool(self.app.rebalancing),
         )
 
@@ -418,36 +474,42 @@ class Worker:
     async def _sweep_idle(self) -> None:
         """Delete idle borrowers' state a slice at a time (docs/design.md, "State: format, bounds
         and eviction"), only on partitions this worker owns, and never while a batch is between
-        load and write."""
+        load and write; each lane (champion, challengers) by its own engine config."""
         active = self._active_partitions()
-        self.watermark_ms = {p: w for p, w in self.watermark_ms.items() if p in active}
-        partition_of = self.table.partition_of
-        if not self._sweep_cursor:
-            self._sweep_cursor = list(partition_of)
-        batch = self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
-        del self._sweep_cursor[-EVICTION_SWEEP_KEYS:]
-        data = self.table.data
+        for lane in self.lanes:
+            await self._sweep_lane(lane, active)
+        self.metrics.borrowers_tracked.set(self.table.tracked(active))
+
+    async def _sweep_lane(self, lane: Lane, active: set[int]) -> None:
+        lane.watermark_ms = {p: w for p, w in lane.watermark_ms.items() if p in active}
+        table = lane.table
+        partition_of = table.partition_of
+        if not lane.sweep_cursor:
+            lane.sweep_cursor = list(partition_of)
+        batch = lane.sweep_cursor[-EVICTION_SWEEP_KEYS:]
+        del lane.sweep_cursor[-EVICTION_SWEEP_KEYS:]
+        data = table.data
         tombstones: ChangelogRecords = {}
-        engine = self.settings.engine
-        # Event times past the clock plus the skew are dead-lettered at the door; the ceiling
-        # also holds if this host's clock has stepped back since (no event clock may run ahead).
-        ceiling = int(time.time() * 1000) + engine.max_future_skew_ms
+        # Event times past the clock plus the skew are dead-lettered at the door (decoding, so
+        # the champion's skew); the ceiling also holds if this host's clock has stepped back
+        # since (no event clock may run ahead).
+        ceiling = int(time.time() * 1000) + self.settings.engine.max_future_skew_ms
         async with self._state_lock:
             for key in batch:
                 partition = partition_of.get(key)
-                if partition is None or (watermark := self.watermark_ms.get(partition)) is None:
+                if partition is None or (watermark := lane.watermark_ms.get(partition)) is None:
                     continue
                 stored = data.get(key)
                 if stored is None:
                     continue
                 watermark = min(watermark, ceiling)
-                if evict_if_idle(BorrowerState.from_bytes(stored), watermark, engine) is None:
+                if evict_if_idle(BorrowerState.from_bytes(stored), watermark, lane.engine) is None:
                     data.pop(key, None)
-                    self.table.forget(key)
+                    table.forget(key)
                     tombstones.setdefault(partition, []).append((key, None))
-                    self.metrics.state_evictions.inc()
-            await self._persisted(await self._publish_changelog(tombstones))
-        self.metrics.borrowers_tracked.set(self.table.tracked(active))
+                    if not lane.name:
+                        self.metrics.state_evictions.inc()
+            await self._persisted(table, await self._publish_changelog(table, tombstones))
 
 
 def _log_outputs(result: BatchResult) -> None:
@@ -470,20 +532,36 @@ async def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _loader(table: BorrowerTable) -> StateLoader:
+    data = table.data
+
+    def load(key: bytes, partition: int) -> bytes | None:
+        act_in_partition(partition)
+        return data.get(key)
+
+    return load
+
+
 async def _delivered(deliveries: list[Awaitable[Any]]) -> list[Any]:
     """Wait for deliveries (their record metadata); a failed one raises, which crashes the
     worker (agents run under a crashing supervisor) before the batch is acked."""
     return list(await asyncio.gather(*deliveries)) if deliveries else []
 
 
-def build_worker(settings: Settings, eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S) -> Worker:
+def build_worker(
+    settings: Settings,
+    eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S,
+    challengers: tuple[Challenger, ...] = (),
+) -> Worker:
     """Check the broker and topics, then wire the Faust app (raises StartupError)."""
     topology = preflight(settings)
-    return Worker(settings, topology.partitions, DomainMetrics(), eviction_sweep_s, topology.inputs)
+    return Worker(settings, topology.partitions, DomainMetrics(), eviction_sweep_s,
+                  topology.inputs, challengers)  # fmt: skip
 
 
 @click.command("worker")
 @config_option
+@challenger_option
 @click.option("--loglevel", "-l", default="info", show_default=True,
               type=click.Choice(["crit", "error", "warn", "info", "debug"]))  # fmt: skip
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
@@ -492,12 +570,21 @@ def build_worker(settings: Settings, eviction_sweep_s: float = DEFAULT_EVICTION_
               default=DEFAULT_EVICTION_SWEEP_S, show_default=True,
               help="Seconds between idle-state sweeps (a table slice each).")  # fmt: skip
 def worker_command(
-    config_path: Path | None, loglevel: str, data_dir: Path | None, eviction_sweep_s: float
+    *,
+    config_path: Path | None,
+    challenger_paths: tuple[Path, ...],
+    loglevel: str,
+    data_dir: Path | None,
+    eviction_sweep_s: float,
 ) -> None:
-    """Run the Faust worker: consume both input topics, emit alerts and dead letters."""
+    """Run the Faust worker: consume both input topics, emit alerts and dead letters.
+
+    Challengers (the config's [shadow] challengers and --challenger) see the same events and
+    publish to the shadow alert topic only."""
     settings = settings_or_exit(config_path)
+    challengers = challengers_or_exit(settings, challenger_paths)
     try:
-        worker = build_worker(settings, eviction_sweep_s)
+        worker = build_worker(settings, eviction_sweep_s, challengers)
     except StartupError as error:
         click.echo(f"reachwatch: cannot start: {error}", err=True)
         sys.exit(2)

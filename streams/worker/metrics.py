@@ -1,8 +1,8 @@
 """The whole metrics contract: every reachwatch_ series, its type, labels and meaning.
 
-Labels are bounded (topic, reason code, rule, severity, state, version): never borrower_id.
-The Grafana dashboard and the Prometheus alert rules in deploy/ are checked against this module
-and against a live scrape. Faust's own framework series come from `setup_prometheus_sensors`
+Labels are bounded (topic, reason code, rule, severity, state, version, challenger): never
+borrower_id. The Grafana dashboard and the Prometheus alert rules in deploy/ are checked against
+this module and against a live scrape. Faust's own framework series come from `setup_prometheus_sensors`
 with the `faust` prefix (for example `faust_topic_partition_end_offset`).
 """
 
@@ -91,6 +91,18 @@ class DomainMetrics:
             ["version", "source"],
             registry=registry,
         )
+        self.shadow_alerts = Counter(
+            "reachwatch_shadow_alerts",
+            "Alerts a challenger config published to the shadow alert topic.",
+            ["challenger", "config_version", "rule", "severity", "state"],
+            registry=registry,
+        )
+        self.shadow_config_info = Gauge(
+            "reachwatch_shadow_config_info",
+            "Always 1; the version label is the hash of the challenger's rules config in force.",
+            ["challenger", "version", "source"],
+            registry=registry,
+        )
 
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -106,4 +118,6 @@ METRIC_NAMES: tuple[str, ...] = (
     "reachwatch_state_evictions_total",
     "reachwatch_last_event_timestamp_seconds",
     "reachwatch_config_info",
+    "reachwatch_shadow_alerts_total",
+    "reachwatch_shadow_config_info",
 )

@@ -481,8 +481,8 @@ def test_environment_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> 
         ("REACHWATCH_KAFKA__STORE", "disk://", '"disk://" is not allowed'),
         ("REACHWATCH_WEB__PORT", "0", "at least 1"),
         ("REACHWATCH_KAFKA__BROKR", "x", "did you mean REACHWATCH_KAFKA__BROKER?"),
-        ("REACHWATCH_ENGINE__GRACE", "1h", "only [kafka] and [web]"),
-        ("REACHWATCH_RULES__X", "1", "only [kafka] and [web]"),
+        ("REACHWATCH_ENGINE__GRACE", "1h", "only [kafka], [web] and [shadow]"),
+        ("REACHWATCH_RULES__X", "1", "only [kafka], [web] and [shadow]"),
     ],
 )
 def test_environment_problems_name_the_variable(variable: str, value: str, fragment: str) -> None:
