@@ -2,8 +2,8 @@
 
 Labels are bounded (topic, reason code, rule, severity, state, version, challenger): never
 borrower_id. The Grafana dashboard and the Prometheus alert rules in deploy/ are checked against
-this module and against a live scrape. Faust's own framework series come from `setup_prometheus_sensors`
-with the `faust` prefix (for example `faust_topic_partition_end_offset`).
+this module and against a live scrape. Faust's own framework series come from
+`setup_prometheus_sensors` with the `faust` prefix (for example `faust_topic_partition_end_offset`).
 """
 
 from __future__ import annotations
@@ -118,6 +118,11 @@ METRIC_NAMES: tuple[str, ...] = (
     "reachwatch_state_evictions_total",
     "reachwatch_last_event_timestamp_seconds",
     "reachwatch_config_info",
+    "reachwatch_shadow_alerts_total",
+    "reachwatch_shadow_config_info",
+)
+# Exposed only by a worker that runs challengers.
+SHADOW_METRIC_NAMES: tuple[str, ...] = (
     "reachwatch_shadow_alerts_total",
     "reachwatch_shadow_config_info",
 )

@@ -100,12 +100,10 @@ class Deployment:
         self.call_topic = f"{self.prefix}.call-attempts"
         self.repayment_topic = f"{self.prefix}.repayments"
         self.alert_topic = f"{self.prefix}.alerts"
+        self.shadow_alert_topic = f"{self.prefix}.shadow-alerts"
         self.dead_letter_topic = f"{self.prefix}.dead-letters"
-        create_topics(
-            self.bootstrap,
-            [self.call_topic, self.repayment_topic, self.alert_topic, self.dead_letter_topic],
-            self.partitions,
-        )
+        topics = [self.call_topic, self.repayment_topic, self.alert_topic, self.dead_letter_topic]
+        create_topics(self.bootstrap, [*topics, self.shadow_alert_topic], self.partitions)
 
     @property
     def engine_topics(self) -> frozenset[str]:
@@ -124,6 +122,7 @@ class Deployment:
             call_topic=self.call_topic,
             repayment_topic=self.repayment_topic,
             alert_topic=self.alert_topic,
+            shadow_alert_topic=self.shadow_alert_topic,
             dead_letter_topic=self.dead_letter_topic,
             partitions=self.partitions,
             store=self.store,
@@ -227,8 +226,10 @@ class Deployment:
                 raise AssertionError(f"worker never became ready\n{self.logs()}")
             time.sleep(0.2)
 
-    def alerts(self, count: int, timeout_s: float = 60.0) -> list[dict]:
-        records = read_exactly(self.bootstrap, self.alert_topic, count, timeout_s)
+    def alerts(self, count: int, timeout_s: float = 60.0, *, shadow: bool = False) -> list[dict]:
+        """`count` alerts from the alert topic (the shadow alert topic if `shadow`)."""
+        topic = self.shadow_alert_topic if shadow else self.alert_topic
+        records = read_exactly(self.bootstrap, topic, count, timeout_s)
         return [orjson.loads(record.value) | {"_key": record.key.decode()} for record in records]
 
     def dead_letters(self, count: int, timeout_s: float = 60.0) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -10,8 +11,14 @@ from jsonschema import Draft7Validator
 
 import streams.core.batch as batch_module
 from streams.contracts import schema
-from streams.core.batch import BatchProcessor, InputRecord
-from streams.core.config import DAY_MS, EngineConfig
+from streams.core.batch import BatchProcessor, InputRecord, StateLoader
+from streams.core.config import (
+    DAY_MS,
+    ConsecutiveUnansweredConfig,
+    EngineConfig,
+    RulesConfig,
+    SeverityLevel,
+)
 from streams.core.engine import BorrowerState, Outcome, apply
 from streams.core.events import CallAttempt, Repayment
 
@@ -151,3 +158,73 @@ def test_a_borrower_rebuilt_after_a_failure_still_leaves_out_its_misplaced_recor
 
     assert result.writes == expected.writes
     assert result.invalid == {(CALLS, "wrong_partition"): 1, (CALLS, "processing_error"): 1}
+
+
+# --- challengers: one decode, an engine pass per config ----------------------------------------
+
+STRICT = replace(
+    EngineConfig(version="strict"),
+    rules=replace(
+        RulesConfig(),
+        consecutive_unanswered=ConsecutiveUnansweredConfig(levels=(SeverityLevel(3, "warning"),)),
+    ),
+)
+KINDS = {CALLS: "call_attempt", REPAYMENTS: "repayment"}
+
+
+def mixed_batch() -> list[InputRecord]:
+    """Two borrowers on two partitions, a duplicate and a malformed record."""
+    batch = [record(attempt(f"e{i}", "b-1", DAY1.format(minute=i)), 3, i) for i in range(6)]
+    batch += [record(attempt("x1", "b-2", DAY1.format(minute=9), "answered"), 1, 9)]
+    batch += [record(attempt("e2", "b-1", DAY1.format(minute=2)), 3, 10), record(b"{oops", 3, 11)]
+    return batch
+
+
+def loader(store: dict[bytes, bytes]) -> StateLoader:
+    return lambda key, partition: store.get(key)
+
+
+def test_each_challenger_gets_what_its_config_alone_would_give() -> None:
+    """The shadow pass over shared decoded events equals a processor of that config alone."""
+    configs = (EngineConfig(version="main"), STRICT, EngineConfig(version="same"))
+    shared = BatchProcessor(configs[0], KINDS, require_key=True, challengers=configs[1:])
+    alone = [BatchProcessor(config, KINDS, require_key=True) for config in configs]
+    stores: list[dict[bytes, bytes]] = [{}, {}, {}]
+    alone_stores: list[dict[bytes, bytes]] = [{}, {}, {}]
+    raised_at: list[list[str]] = [[], [], []]
+    for batch in (mixed_batch()[:4], mixed_batch()[4:]):
+        loads = [loader(store) for store in stores]
+        result = shared.process(batch, loads[0], 0, loads[1:])
+        lanes = [result, *result.shadows]
+        for index, (proc, store) in enumerate(zip(alone, alone_stores, strict=True)):
+            expected = proc.process(batch, loader(store), 0)
+            lane = lanes[index]
+            assert (lane.alerts, lane.writes, lane.late, lane.duplicate, lane.newest_event_ms) == (
+                expected.alerts, expected.writes, expected.late, expected.duplicate,
+                expected.newest_event_ms,
+            )  # fmt: skip
+            store.update({key: write.value for key, write in expected.writes.items()})
+            stores[index].update({key: write.value for key, write in lane.writes.items()})
+            raised_at[index] += [f"{a.config_version}:{a.rule}:{a.episode_key}"
+                                 for _, a in lane.alerts if a.state == "raised"]  # fmt: skip
+    unanswered = [[a for a in lane if ":consecutive_unanswered:" in a] for lane in raised_at]
+    # the strict config raises on the 3rd unanswered attempt (first batch), the default on the
+    # 5th (second batch)
+    assert unanswered[1] == ["strict:consecutive_unanswered:e2"], raised_at
+    assert unanswered[0] == ["main:consecutive_unanswered:e4"], raised_at
+    assert [a.replace("same:", "main:") for a in raised_at[2]] == raised_at[0]
+
+
+def test_records_are_decoded_and_dead_lettered_once_whatever_the_challengers() -> None:
+    shared = BatchProcessor(EngineConfig(), KINDS, require_key=True, challengers=[STRICT, STRICT])
+    result = shared.process(mixed_batch(), lambda k, p: None, 0, [lambda k, p: None] * 2)
+    assert result.consumed[CALLS] == len(mixed_batch())
+    assert len(result.dead_letters) == 1
+    assert [shadow.duplicate[CALLS] for shadow in result.shadows] == [1, 1]
+    assert result.shadows[0].alerts == result.shadows[1].alerts
+
+
+def test_a_loader_is_needed_for_every_challenger() -> None:
+    shared = BatchProcessor(EngineConfig(), KINDS, require_key=True, challengers=[STRICT])
+    with pytest.raises(ValueError, match="1 challengers but 0 state loaders"):
+        shared.process(mixed_batch(), lambda k, p: None, 0)

@@ -167,3 +167,48 @@ def test_cli_reports_a_broken_file_and_config(tmp_path: Path) -> None:
     assert result.exit_code == 2  # as the worker: a bad config stops before any work
     assert "engine.grace" in result.output
     assert str(bad_config) in result.output
+
+
+CHALLENGER_TOML = """\
+[kafka]
+broker = "kafka://elsewhere:9092"  # ignored in a challenger
+[rules.consecutive_unanswered]
+levels = [{ at = 3, severity = "warning" }, { at = 6, severity = "critical" }]
+"""
+
+
+def test_cli_shadow_out_equals_replaying_with_the_challenger_as_config(
+    simulated: Path, tmp_path: Path
+) -> None:
+    """Challengers do not change the champion's alerts, and their own alerts are exactly what
+    the challenger file alone would give."""
+    challenger = tmp_path / "strict.toml"
+    challenger.write_text(CHALLENGER_TOML)
+    out, shadow, alone, plain = (
+        tmp_path / f"{n}.jsonl" for n in ("out", "shadow", "alone", "plain")
+    )
+    runs = [
+        ["--out", str(out), "--challenger", str(challenger), "--shadow-out", str(shadow)],
+        ["--out", str(alone), "--config", str(challenger)],
+        ["--out", str(plain)],
+    ]
+    results = [CliRunner().invoke(main, ["replay", str(simulated), *args]) for args in runs]
+    assert [r.exit_code for r in results] == [0, 0, 0], [r.output for r in results]
+    assert out.read_bytes() == plain.read_bytes()
+    assert shadow.read_bytes() == alone.read_bytes()
+    assert shadow.read_bytes() != out.read_bytes()
+    versions = {orjson.loads(a)["config_version"] for a in shadow.read_bytes().splitlines()}
+    assert len(versions) == 1
+    (version,) = versions
+    assert f"challenger strict ({version}): replayed " in results[0].stderr
+
+
+def test_cli_refuses_an_invalid_challenger_naming_every_problem(
+    simulated: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[rules.low_contact_rate]\nwindow = "soon"\nmax_contact_rate = 2\n')
+    result = CliRunner().invoke(main, ["replay", str(simulated), "--challenger", str(bad)])
+    assert result.exit_code == 2
+    assert "rules.low_contact_rate.window" in result.stderr
+    assert "rules.low_contact_rate.max_contact_rate" in result.stderr
