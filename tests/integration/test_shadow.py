@@ -75,13 +75,13 @@ def test_a_challenger_leaves_the_main_topic_alone_and_its_shadow_equals_replay(
     assert all(alert["_key"] == alert["borrower_id"] for alert in shadow)
 
     samples = worker.metrics()
-    by_rule = Counter(
-        (dict(labels)["rule"], dict(labels)["config_version"], dict(labels)["challenger"])
-        for (name, labels), value in samples.items()
-        for _ in range(int(value))
-        if name == "reachwatch_shadow_alerts_total"
-    )
-    assert by_rule == Counter((a["rule"], version, "early") for a in shadow)
+    counted: Counter[tuple[str, ...]] = Counter()
+    for (name, labels), value in samples.items():
+        if name == "reachwatch_shadow_alerts_total":
+            label = dict(labels)
+            key = (label["rule"], label["state"], label["config_version"], label["challenger"])
+            counted[key] += int(value)
+    assert counted == Counter((a["rule"], a["state"], version, "early") for a in shadow)
     info = [dict(labels) for (name, labels), value in samples.items()
             if name == "reachwatch_shadow_config_info" and value == 1]  # fmt: skip
     assert [(i["challenger"], i["version"]) for i in info] == [("early", version)]
