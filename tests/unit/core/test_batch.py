@@ -194,15 +194,15 @@ def test_each_challenger_gets_what_its_config_alone_would_give() -> None:
     raised_at: list[list[str]] = [[], [], []]
     for batch in (mixed_batch()[:4], mixed_batch()[4:]):
         loads = [loader(store) for store in stores]
-        result = shared.process(batch, loads[0], 0, loads[1:])
+        result = shared.process(batch, loads[0], NOW, loads[1:])
         lanes = [result, *result.shadows]
         for index, (proc, store) in enumerate(zip(alone, alone_stores, strict=True)):
-            expected = proc.process(batch, loader(store), 0)
+            expected = proc.process(batch, loader(store), NOW)
             lane = lanes[index]
-            assert (lane.alerts, lane.writes, lane.late, lane.duplicate, lane.newest_event_ms) == (
-                expected.alerts, expected.writes, expected.late, expected.duplicate,
-                expected.newest_event_ms,
-            )  # fmt: skip
+            fields = ("alerts", "writes", "late", "duplicate", "newest_event_ms", "consumed",
+                      "invalid", "dead_letters")  # fmt: skip
+            for name in fields:
+                assert getattr(lane, name) == getattr(expected, name), (index, name)
             store.update({key: write.value for key, write in expected.writes.items()})
             stores[index].update({key: write.value for key, write in lane.writes.items()})
             raised_at[index] += [f"{a.config_version}:{a.rule}:{a.episode_key}"
@@ -217,7 +217,7 @@ def test_each_challenger_gets_what_its_config_alone_would_give() -> None:
 
 def test_records_are_decoded_and_dead_lettered_once_whatever_the_challengers() -> None:
     shared = BatchProcessor(EngineConfig(), KINDS, require_key=True, challengers=[STRICT, STRICT])
-    result = shared.process(mixed_batch(), lambda k, p: None, 0, [lambda k, p: None] * 2)
+    result = shared.process(mixed_batch(), lambda k, p: None, NOW, [lambda k, p: None] * 2)
     assert result.consumed[CALLS] == len(mixed_batch())
     assert len(result.dead_letters) == 1
     assert [shadow.duplicate[CALLS] for shadow in result.shadows] == [1, 1]
@@ -227,4 +227,4 @@ def test_records_are_decoded_and_dead_lettered_once_whatever_the_challengers() -
 def test_a_loader_is_needed_for_every_challenger() -> None:
     shared = BatchProcessor(EngineConfig(), KINDS, require_key=True, challengers=[STRICT])
     with pytest.raises(ValueError, match="1 challengers but 0 state loaders"):
-        shared.process(mixed_batch(), lambda k, p: None, 0)
+        shared.process(mixed_batch(), lambda k, p: None, NOW)
