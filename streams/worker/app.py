@@ -18,7 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,12 @@ from streams.core.batch import (
 )
 from streams.core.challengers import Challenger
 from streams.core.config import EngineConfig, Settings
+from streams.core.config_loader import DEFAULTS_SOURCE, ConfigError, load_settings
 from streams.core.decoding import CALL_ATTEMPT, REPAYMENT
 from streams.core.engine import BorrowerState, evict_if_idle
+from streams.core.reload import ReloadResult, decide
 from streams.worker.batching import BatchingApp
+from streams.worker.config_watch import WatchedFile
 from streams.worker.faust_internals import (
     act_in_partition,
     aiokafka_producer,
@@ -68,10 +71,12 @@ BATCH_MAX_EVENTS = 5000  # queued fetches are merged up to this many records
 CHANGELOG_BATCH_BYTES = 512 * 1024
 DEFAULT_EVICTION_SWEEP_S = 30.0
 FAUST_REQUEST_TIMEOUT_S = 90.0  # Faust's default
+DEFAULT_RELOAD_INTERVAL_S = 5.0
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
 logger = logging.getLogger(__name__)
 # (key, state bytes or None for a tombstone) per changelog partition
 ChangelogRecords = dict[int, list[tuple[bytes, bytes | None]]]
+logger = logging.getLogger(__name__)
 
 
 class BorrowerTable(faust.Table):
@@ -144,8 +149,15 @@ class Lane:
     engine: EngineConfig
     table: BorrowerTable
     alert_topic: faust.TopicT
+    source: str  # the config file (or "<defaults>")
+    watch: WatchedFile | None = None  # the file, watched for hot reload
     watermark_ms: dict[int, int] = field(default_factory=dict)  # newest event time by partition
     sweep_cursor: list[bytes] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The `config` label of the reload metric."""
+        return f"challenger/{self.name}" if self.name else "main"
 
 
 @dataclass
@@ -159,8 +171,10 @@ class Worker:
     # input topic -> partition count (preflight's); a topic left out has `partitions`
     input_partitions: dict[str, int] = field(default_factory=dict)
     challengers: tuple[Challenger, ...] = ()
+    reload_interval_s: float = DEFAULT_RELOAD_INTERVAL_S  # 0: no hot reload
     app: BatchingApp = field(init=False)
     direct_sends: bool = field(init=False)
+    started: Settings = field(init=False)  # as loaded at start: what a reload cannot change
     lanes: list[Lane] = field(init=False)  # the champion first, then the challengers in order
     placement: Placement = field(init=False)
     processor: BatchProcessor = field(init=False)
@@ -199,11 +213,14 @@ class Worker:
         kinds = {kafka.call_topic: CALL_ATTEMPT, kafka.repayment_topic: REPAYMENT}
         alert_topic = self.app.topic(kafka.alert_topic, partitions=self.partitions)
         shadow_topic = self.app.topic(kafka.shadow_alert_topic, partitions=self.partitions)
-        self.lanes = [Lane("", self.settings.engine, self._table(TABLE_NAME), alert_topic)]
+        self.started = self.settings
+        source = self.settings.source
+        self.lanes = [Lane("", self.settings.engine, self._table(TABLE_NAME), alert_topic, source)]
         self.lanes += [
-            Lane(c.name, c.engine, self._table(shadow_table_name(c.name)), shadow_topic)
+            Lane(c.name, c.engine, self._table(shadow_table_name(c.name)), shadow_topic,
+                 str(c.path))
             for c in self.challengers
-        ]
+        ]  # fmt: skip
         self.dead_letter_topic = self.app.topic(kafka.dead_letter_topic)
         if kafka.repartition:
             kinds = self._repartition_by_borrower(kinds)
@@ -212,6 +229,8 @@ class Worker:
         self.processor = self._processor()
         self._batched_agent(kinds, "borrower-events", self.handle_batch)
         self.app.timer(self.eviction_sweep_s)(self._sweep_idle)
+        if self.reload_interval_s > 0:
+            self._watch_config_files()
         self.app.task(_freeze_startup_objects)
         for topic in {kafka.call_topic, kafka.repayment_topic, *kinds}:
             # at 0 from the start, so that increase() in the alert rule sees the first one
@@ -248,6 +267,56 @@ class Worker:
         champion, *challengers = (lane.engine for lane in self.lanes)
         return BatchProcessor(champion, self.kinds, require_key=True, placement=self.placement,
                               challengers=challengers)  # fmt: skip
+
+    def _watch_config_files(self) -> None:
+        """Poll every config file (main and challengers) for hot reload."""
+        for lane in self.lanes:
+            if lane.source != DEFAULTS_SOURCE:
+                lane.watch = WatchedFile(Path(lane.source))
+            for result in ReloadResult:  # every series exists from the start, at 0
+                self.metrics.config_reload.labels(config=lane.label, result=result)
+        self.metrics.config_restart_required.set(0)
+        self.app.timer(self.reload_interval_s)(self.reload_changed_configs)
+
+    async def reload_changed_configs(self) -> None:
+        """Reload each config file whose content changed; an engine switch waits for the batch
+        in progress (the state lock) and takes effect from the next batch on."""
+        for lane in self.lanes:
+            if lane.watch is None or not lane.watch.changed():
+                continue
+            try:  # the main file with the environment, as at start; challengers without it
+                candidate: Settings | ConfigError = load_settings(
+                    lane.watch.path, env=None if not lane.name else {}
+                )
+            except ConfigError as error:
+                candidate = error
+            decision = decide(
+                lane.source, lane.engine, candidate, None if lane.name else self.started
+            )
+            if decision.engine is not None:
+                async with self._state_lock:
+                    self._switch(lane, decision.engine)
+            refused = ReloadResult.REFUSED in decision.results
+            for line in decision.log_lines:
+                logger.log(logging.WARNING if refused else logging.INFO, line)
+            for result in decision.results:
+                self.metrics.config_reload.labels(config=lane.label, result=result).inc()
+            if not lane.name and not refused:
+                restart = ReloadResult.RESTART_REQUIRED in decision.results
+                self.metrics.config_restart_required.set(int(restart))
+
+    def _switch(self, lane: Lane, engine: EngineConfig) -> None:
+        """Between batches: the lane's engine, the batch step, and the info series."""
+        old, lane.engine = lane.engine, engine
+        self.processor = self._processor()
+        if lane.name:
+            info = self.metrics.shadow_config_info
+            info.remove(lane.name, old.version, lane.source)
+            info.labels(challenger=lane.name, version=engine.version, source=lane.source).set(1)
+        else:
+            self.settings = replace(self.settings, engine=engine)
+            self.metrics.config_info.remove(old.version, lane.source)
+            self.metrics.config_info.labels(version=engine.version, source=lane.source).set(1)
 
     def _repartition_by_borrower(self, kinds: dict[str, str]) -> dict[str, str]:
         """For producers that do not key by borrower_id: a first agent decodes each event and
@@ -552,11 +621,12 @@ def build_worker(
     settings: Settings,
     eviction_sweep_s: float = DEFAULT_EVICTION_SWEEP_S,
     challengers: tuple[Challenger, ...] = (),
+    reload_interval_s: float = DEFAULT_RELOAD_INTERVAL_S,
 ) -> Worker:
     """Check the broker and topics, then wire the Faust app (raises StartupError)."""
     topology = preflight(settings)
     return Worker(settings, topology.partitions, DomainMetrics(), eviction_sweep_s,
-                  topology.inputs, challengers)  # fmt: skip
+                  topology.inputs, challengers, reload_interval_s)  # fmt: skip
 
 
 @click.command("worker")
@@ -569,6 +639,11 @@ def build_worker(
 @click.option("--eviction-sweep", "eviction_sweep_s", type=click.FloatRange(min=0.1),
               default=DEFAULT_EVICTION_SWEEP_S, show_default=True,
               help="Seconds between idle-state sweeps (a table slice each).")  # fmt: skip
+@click.option("--reload-interval", "reload_interval_s", type=click.FloatRange(min=0),
+              default=DEFAULT_RELOAD_INTERVAL_S, show_default=True,
+              envvar="REACHWATCH_RELOAD_INTERVAL",
+              help="Seconds between checks of the config files for hot reload; 0 turns it "
+              "off.")  # fmt: skip
 def worker_command(
     *,
     config_path: Path | None,
@@ -576,15 +651,17 @@ def worker_command(
     loglevel: str,
     data_dir: Path | None,
     eviction_sweep_s: float,
+    reload_interval_s: float,
 ) -> None:
     """Run the Faust worker: consume both input topics, emit alerts and dead letters.
 
     Challengers (the config's [shadow] challengers and --challenger) see the same events and
-    publish to the shadow alert topic only."""
+    publish to the shadow alert topic only. Config files are watched: changed engine and rule
+    settings apply between batches; an invalid file is refused and the running config stays."""
     settings = settings_or_exit(config_path)
     challengers = challengers_or_exit(settings, challenger_paths)
     try:
-        worker = build_worker(settings, eviction_sweep_s, challengers)
+        worker = build_worker(settings, eviction_sweep_s, challengers, reload_interval_s)
     except StartupError as error:
         click.echo(f"reachwatch: cannot start: {error}", err=True)
         sys.exit(2)

@@ -103,6 +103,20 @@ class DomainMetrics:
             ["challenger", "version", "source"],
             registry=registry,
         )
+        self.config_reload = Counter(
+            "reachwatch_config_reload",
+            "Config file changes seen by the hot reload, by file (main, challenger/<name>) and "
+            "result: applied, unchanged, refused (invalid; the running config stays), "
+            "restart_required ([kafka], [web] or [shadow] changed; not applied).",
+            ["config", "result"],
+            registry=registry,
+        )
+        self.config_restart_required = Gauge(
+            "reachwatch_config_restart_required",
+            "1 while the main config file holds [kafka], [web] or [shadow] changes that only a "
+            "restart applies.",
+            registry=registry,
+        )
 
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -120,6 +134,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "reachwatch_config_info",
     "reachwatch_shadow_alerts_total",
     "reachwatch_shadow_config_info",
+    "reachwatch_config_reload_total",
+    "reachwatch_config_restart_required",
 )
 # Exposed only by a worker that runs challengers.
 SHADOW_METRIC_NAMES: tuple[str, ...] = (

@@ -35,6 +35,7 @@ class RunningWorker:
     process: Popen[bytes]
     web_port: int
     log: Path
+    config: Path | None = None  # its config file
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """The live /metrics scrape as {(sample name, sorted labels): value}."""
@@ -136,13 +137,14 @@ class Deployment:
         """`env` adds environment variables (Faust reads some settings from there)."""
         port = free_port()
         log = self.work_dir / f"worker-{name}-{len(self.workers)}.log"
+        config = self.config_file(port)
         process = start_worker(
-            ["-m", "streams", "worker", "--config", str(self.config_file(port)), "-l", "info",
+            ["-m", "streams", "worker", "--config", str(config), "-l", "info",
              "--data-dir", str(self.work_dir / f"data-{name}"), *extra_args],
             log,
             env=None if env is None else os.environ | env,
         )  # fmt: skip
-        worker = RunningWorker(process, port, log)
+        worker = RunningWorker(process, port, log, config)
         self.workers.append(worker)
         return worker
 

@@ -251,13 +251,15 @@ def test_statefulset_runs_safely() -> None:
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["data"]
-    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    assert mounts["data"] == "/var/lib/reachwatch"
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["data"]["mountPath"] == "/var/lib/reachwatch"
+    # the rules ConfigMap as a directory: a subPath mount would never see an edit (hot reload)
+    assert "subPath" not in mounts["rules"]
     assert container["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": "web"}
     assert container["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": "web"}
     assert container["startupProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": "web"}
     env = {e["name"]: e for e in container["env"]}
-    assert env["REACHWATCH_CONFIG"]["value"] == "/etc/reachwatch/rules.toml"
+    assert env["REACHWATCH_CONFIG"]["value"] == f"{mounts['rules']['mountPath']}/rules.toml"
     secret = env["REACHWATCH_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
     assert secret["name"] == "reachwatch-kafka"
     (config_from,) = container["envFrom"]

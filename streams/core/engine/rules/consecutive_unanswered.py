@@ -6,6 +6,8 @@ breaks the run below the first level. With in-order events that is "resolves on 
 late contact only resolves the episode if it really splits the run below the threshold.
 The level never drops inside an episode. What counts as a contact (`reached_outcomes`) and what
 as unanswered (`unanswered_outcomes`) is configured; other outcomes neither extend nor end a run.
+An episode opened under another config (a reload, or a restart with changed levels) keeps its
+level index, clamped to the levels there are now.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class ConsecutiveUnanswered(Rule):
         return kind.own
 
     def severity_of(self, episode: Episode) -> str:
-        return self._levels[episode.level].severity
+        return self._levels[min(episode.level, len(self._levels) - 1)].severity
 
     def actions(self, ev: Evaluation, episode: Episode) -> tuple[str, ...]:
         return ("switch_channel",)
@@ -51,6 +53,9 @@ class ConsecutiveUnanswered(Rule):
                 reason = (
                     f"Contact ({contact_phrase(attempt)}) ended a run of {before} attempts "
                     f"without contact (threshold {threshold})"
+                    if self._steps[ev.kind.index] == RUN_ENDS
+                    else f"The run of {run} attempts without contact is below the threshold "
+                    f"({threshold}) now in force"
                 )
                 counts = {"run_before": before, "run": run}
                 proof = evidence(counts, None, ev.now_ms, [attempt.event_id])

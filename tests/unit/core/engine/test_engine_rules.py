@@ -11,8 +11,10 @@ from streams.core.config import (
     DAY_MS,
     HOUR_MS,
     ActiveAvoidanceConfig,
+    ConsecutiveUnansweredConfig,
     ContactInfoInvalidConfig,
     LowContactRateConfig,
+    SeverityLevel,
 )
 from tests.unit.core.engine.engine_events import Run, at, call, only, payment, transitions
 
@@ -292,3 +294,27 @@ def test_disabled_rules_never_fire() -> None:
     run = Run(only())
     events = [call(f"e{i}", at(i), "number_invalid", channel="sms") for i in range(12)]
     assert run.feed(payment("p", at(0), 9), *events) == []
+
+
+def test_an_episode_carries_on_under_changed_levels() -> None:
+    """A config switch (hot reload, or a restart with new levels) keeps the open episode: its
+    level index is clamped to the new levels, a higher new level escalates it, and a run below
+    the new first level resolves it at the next own attempt, saying why."""
+    two_levels = only(consecutive_unanswered=None)
+    run = Run(two_levels)
+    alerts = run.feed(*(call(f"e{i}", at(i)) for i in range(10)))
+    assert transitions(alerts) == [(CU, "raised", "warning"), (CU, "escalated", "critical")]
+    one_level = ConsecutiveUnansweredConfig(levels=(SeverityLevel(3, "warning"),))
+    run.config = replace(only(consecutive_unanswered=one_level), version="v2")
+    assert run.feed(call("e10", at(10))) == []  # still open, nothing changed
+    resolved = run.feed(call("c", at(11), "answered"))
+    assert transitions(resolved) == [(CU, "resolved", "warning")]  # level 1 clamped to 0
+    assert resolved[0].config_version == "v2"
+
+    run = Run(two_levels)
+    run.feed(*(call(f"f{i}", at(i)) for i in range(6)))
+    higher = ConsecutiveUnansweredConfig(levels=(SeverityLevel(8, "critical"),))
+    run.config = only(consecutive_unanswered=higher)
+    resolved = run.feed(call("f6", at(6)))  # run 7: below the new first level
+    assert transitions(resolved) == [(CU, "resolved", "critical")]
+    assert "below the threshold (8) now in force" in resolved[0].reason

@@ -1,0 +1,114 @@
+"""Hot reload on the real broker: a threshold changed under a running worker applies from the next
+batch (new behaviour, new config_version, open episodes carried on); a broken file is refused
+with one log line and a metric while the running config stays; a [kafka] change waits for a
+restart."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.core.config_loader import load_settings
+from tests.support.pipeline import Deployment, RunningWorker
+from tests.support.scenario import at, call
+
+EARLIER = """
+[rules.consecutive_unanswered]
+levels = [{ at = 4, severity = "warning" }, { at = 6, severity = "critical" }]
+"""
+BROKEN = """
+[rules.consecutive_unanswered]
+levels = [{ at = 0, severity = "warning" }]
+
+[rules.low_contact_rate]
+window = "soon"
+"""
+
+
+@pytest.fixture
+def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
+    deployment = Deployment(kafka_bootstrap, tmp_path)
+    try:
+        yield deployment
+    finally:
+        deployment.stop_all()
+
+
+def misses(borrower: str, day: int, hours: range) -> list:
+    return [call(borrower, at(day, hour), "voice", "no_answer") for hour in hours]
+
+
+def metric(worker: RunningWorker, name: str, **labels: str) -> float:
+    return sum(value for (sample, sample_labels), value in worker.metrics().items()
+               if sample == name and labels.items() <= dict(sample_labels).items())  # fmt: skip
+
+
+def wait_for(condition: Callable[[], bool], deployment: Deployment, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never saw {what}\n{deployment.logs()}")
+        time.sleep(0.2)
+
+
+def reloads(worker: RunningWorker, result: str) -> float:
+    return metric(worker, "reachwatch_config_reload_total", config="main", result=result)
+
+
+def test_threshold_change_applies_and_broken_file_is_refused(deployment: Deployment) -> None:
+    worker = deployment.start_worker("w1", "--reload-interval", "0.3")
+    assert worker.config is not None
+    original = worker.config.read_text()
+    old_version = load_settings(worker.config, env={}).engine.version
+    deployment.wait_ready(worker)
+    # b-open: 5 misses raise under the defaults; b-new: 3 misses raise nothing yet
+    deployment.send_in_order([*misses("b-open", 1, range(9, 14)),
+                              *misses("b-new", 1, range(9, 12))], worker)  # fmt: skip
+    assert [(a["borrower_id"], a["state"], a["config_version"]) for a in deployment.alerts(1)] == [
+        ("b-open", "raised", old_version)
+    ]
+
+    # the ConfigMap-style swap: a new file renamed over the old one
+    staged = worker.config.with_suffix(".new")
+    staged.write_text(original + EARLIER)
+    staged.replace(worker.config)
+    new_version = load_settings(worker.config, env={}).engine.version
+    wait_for(lambda: reloads(worker, "applied") == 1, deployment, "the reload applied")
+    assert metric(worker, "reachwatch_config_info", version=new_version) == 1
+    assert metric(worker, "reachwatch_config_info", version=old_version) == 0
+
+    # b-new's 4th miss raises (the default needs 5); b-open's episode carries on and escalates
+    # at its 6th miss (the default escalates at 10)
+    deployment.send_in_order([*misses("b-new", 1, range(12, 13)),
+                              *misses("b-open", 1, range(14, 15))], worker)  # fmt: skip
+    after = [(a["borrower_id"], a["state"], a["severity"], a["config_version"])
+             for a in deployment.alerts(3)[1:]]  # fmt: skip
+    assert sorted(after) == [("b-new", "raised", "warning", new_version),
+                             ("b-open", "escalated", "critical", new_version)]  # fmt: skip
+
+    worker.config.write_text(original + BROKEN)
+    wait_for(lambda: reloads(worker, "refused") == 1, deployment, "the refusal")
+    refusals = [line for line in worker.log.read_text().splitlines()
+                if "config reload refused" in line]  # fmt: skip
+    assert len(refusals) == 1, deployment.logs()
+    assert "rules.consecutive_unanswered.levels[0].at" in refusals[0]
+    assert "rules.low_contact_rate.window" in refusals[0]
+    assert re.search(rf"config_version {new_version} stays", refusals[0])
+    assert metric(worker, "reachwatch_config_info", version=new_version) == 1
+    # the running config goes on: b-new's 6th miss escalates under it (the default: at 10)
+    deployment.send_in_order(misses("b-new", 1, range(13, 15)), worker)
+    last = deployment.alerts(4)[-1]
+    assert (last["borrower_id"], last["state"], last["config_version"]) == (
+        "b-new", "escalated", new_version
+    )  # fmt: skip
+
+    worker.config.write_text(original.replace("partitions = 4", "partitions = 8") + EARLIER)
+    wait_for(lambda: reloads(worker, "restart_required") == 1, deployment, "restart_required")
+    assert metric(worker, "reachwatch_config_restart_required") == 1
+    assert "kafka.partitions changed; not applied" in worker.log.read_text()
+    assert reloads(worker, "applied") == 1  # same rules as running: nothing switched
+    assert worker.process.poll() is None
