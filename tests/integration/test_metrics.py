@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from streams.core.config_loader import load_settings
 from streams.worker.metrics import METRIC_NAMES, SHADOW_METRIC_NAMES
 from tests.support.pipeline import Deployment
 from tests.support.scenario import EXPECTED, at, call, scenario
 from tests.unit.test_deploy_files import referenced_metric_names
-
-
-@pytest.fixture
-def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(kafka_bootstrap, tmp_path)
-    try:
-        yield deployment
-    finally:
-        deployment.stop_all()
 
 
 def test_metrics_match_what_was_sent(deployment: Deployment) -> None:

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import pytest
+from collections.abc import Callable
 
 from streams.core.config_loader import load_settings
 from tests.support.pipeline import Deployment, RunningWorker
@@ -27,15 +24,6 @@ levels = [{ at = 0, severity = "warning" }]
 [rules.low_contact_rate]
 window = "soon"
 """
-
-
-@pytest.fixture
-def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(kafka_bootstrap, tmp_path)
-    try:
-        yield deployment
-    finally:
-        deployment.stop_all()
 
 
 def misses(borrower: str, day: int, hours: range) -> list:

@@ -4,11 +4,9 @@ its shadow alerts are exactly what `replay` gives with the challenger's config."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 
 from streams.core.config_loader import load_settings
 from streams.tools.replay import replay_records
@@ -33,15 +31,6 @@ levels = [{ at = 3, severity = "warning" }, { at = 6, severity = "critical" }]
 [rules.active_avoidance]
 min_avoidance = 2
 """
-
-
-@pytest.fixture
-def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment(kafka_bootstrap, tmp_path)
-    try:
-        yield deployment
-    finally:
-        deployment.stop_all()
 
 
 def replayed_with(path: Path, records: list[EventRecord]) -> list[dict]:
