@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from streams.core.challengers import load_challengers
 from streams.core.config import Settings
 from streams.core.config_loader import ConfigError, load_settings, render_toml, summary
 
@@ -39,15 +40,27 @@ def check_command(files: tuple[Path, ...], no_env: bool) -> None:
     """Validate FILE... without starting anything: exit 0 when valid, 2 listing every problem.
 
     Without FILE, checks what the worker would load: $REACHWATCH_CONFIG or the built-in
-    defaults. REACHWATCH_KAFKA__* / REACHWATCH_WEB__* overrides are applied unless --no-env.
+    defaults. REACHWATCH_KAFKA__* / REACHWATCH_WEB__* / REACHWATCH_SHADOW__* overrides are
+    applied unless --no-env. A file's [shadow] challengers are checked too.
     """
     valid = True
     for path in files or (None,):
         settings = load_or_report(path, no_env)
         if settings is None:
             valid = False
-        else:
-            click.echo(summary(settings))
+            continue
+        click.echo(summary(settings))
+        try:
+            challengers = load_challengers(settings)
+        except ConfigError as error:
+            click.echo(str(error), err=True)
+            click.echo(f"{settings.source}: its challengers: {len(error.problems)} problem(s)",
+                       err=True)  # fmt: skip
+            valid = False
+            continue
+        for challenger in challengers:
+            click.echo(f"  challenger {challenger.name} ({challenger.path}): valid, "
+                       f"config_version {challenger.engine.version}")  # fmt: skip
     if not valid:
         raise click.exceptions.Exit(2)
 

@@ -123,3 +123,18 @@ def test_real_process_exit_codes(command: list[str], bad_file: Path) -> None:
     assert (good.returncode, bad.returncode) == (0, 2)
     assert "config_version" in good.stdout
     assert "rules.low_contact_rate.window" in bad.stderr
+
+
+def test_check_covers_the_challengers_a_config_lists(tmp_path: Path) -> None:
+    (tmp_path / "early.toml").write_text("[rules.active_avoidance]\nmin_avoidance = 2\n")
+    (tmp_path / "broken.toml").write_text("[rules.active_avoidance]\nmin_avoidance = 0\n")
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text('[shadow]\nchallengers = ["early.toml"]\n')
+    bad.write_text('[shadow]\nchallengers = ["early.toml", "broken.toml"]\n')
+    result = CliRunner().invoke(main, ["config", "check", "--no-env", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "challenger early (" in result.output
+    assert "valid, config_version " in result.output
+    result = CliRunner().invoke(main, ["config", "check", "--no-env", str(bad)])
+    assert result.exit_code == 2
+    assert "broken.toml: rules.active_avoidance.min_avoidance: must be at least 1" in result.stderr
