@@ -44,9 +44,10 @@ def wait_for(condition: Callable[[], bool], deployment: Deployment, what: str) -
 
 
 def seen(alerts: list[dict]) -> list[tuple[str, str, str, str]]:
-    """(borrower, state, severity, config_version), sorted: partitions interleave."""
+    """consecutive_unanswered's (borrower, state, severity, config_version), sorted (partitions
+    interleave); the 6th miss in a row also raises low_contact_rate, left out here."""
     return sorted((a["borrower_id"], a["state"], a["severity"], a["config_version"])
-                  for a in alerts)  # fmt: skip
+                  for a in alerts if a["rule"] == "consecutive_unanswered")  # fmt: skip
 
 
 def reloads(worker: RunningWorker, result: str) -> float:
@@ -77,7 +78,7 @@ def test_threshold_change_applies_and_broken_file_is_refused(deployment: Deploym
     # at its 6th miss (the default escalates at 10)
     deployment.send_in_order([*misses("b-new", 1, range(12, 13)),
                               *misses("b-open", 1, range(14, 15))], worker)  # fmt: skip
-    assert seen(deployment.alerts(3)) == [("b-new", "raised", "warning", new_version),
+    assert seen(deployment.alerts(4)) == [("b-new", "raised", "warning", new_version),
                                           ("b-open", "escalated", "critical", new_version),
                                           ("b-open", "raised", "warning", old_version)]  # fmt: skip
 
@@ -92,7 +93,7 @@ def test_threshold_change_applies_and_broken_file_is_refused(deployment: Deploym
     assert metric(worker, "reachwatch_config_info", version=new_version) == 1
     # the running config goes on: b-new's 6th miss escalates under it (the default: at 10)
     deployment.send_in_order(misses("b-new", 1, range(13, 15)), worker)
-    assert ("b-new", "escalated", "critical", new_version) in seen(deployment.alerts(4))
+    assert ("b-new", "escalated", "critical", new_version) in seen(deployment.alerts(6))
 
     worker.config.write_text(original.replace("partitions = 4", "partitions = 8") + EARLIER)
     wait_for(lambda: reloads(worker, "restart_required") == 1, deployment, "restart_required")
