@@ -76,7 +76,6 @@ EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for
 logger = logging.getLogger(__name__)
 # (key, state bytes or None for a tombstone) per changelog partition
 ChangelogRecords = dict[int, list[tuple[bytes, bytes | None]]]
-logger = logging.getLogger(__name__)
 
 
 class BorrowerTable(faust.Table):
