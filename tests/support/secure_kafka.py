@@ -38,22 +38,22 @@ BROKER_NAME = "broker"
 BROKER_ALT_NAMES = "IP:127.0.0.1"  # no DNS name: connecting as `localhost` is a name mismatch
 SASL_SSL, MTLS = "SASL_SSL", "MTLS"
 
-# (resource type, which name, pattern type, operations, the commands that need them): the ACL
-# table of docs/operations.md. The name is a KafkaConfig attribute, or "app_id-" for everything
-# named after the app id (table changelog, Faust's leader topic, by-borrower topics, and the
-# transactional ids of exactly-once).
-WORKER_ACL_ROWS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("TOPIC", "call_topic", "LITERAL", "DESCRIBE READ CREATE", "worker, topics create"),
-    ("TOPIC", "repayment_topic", "LITERAL", "DESCRIBE READ CREATE", "worker, topics create"),
-    ("TOPIC", "call_topic", "LITERAL", "WRITE", "simulate --kafka"),
-    ("TOPIC", "repayment_topic", "LITERAL", "WRITE", "simulate --kafka"),
-    ("TOPIC", "alert_topic", "LITERAL", "DESCRIBE WRITE CREATE", "worker, topics create"),
-    ("TOPIC", "alert_topic", "LITERAL", "READ", "tail"),
-    ("TOPIC", "dead_letter_topic", "LITERAL", "DESCRIBE WRITE CREATE", "worker, topics create"),
-    ("TOPIC", "app_id-", "PREFIXED", "DESCRIBE READ WRITE CREATE", "worker, topics create"),
-    ("GROUP", "app_id", "LITERAL", "READ", "worker"),
-    ("TRANSACTIONAL_ID", "app_id-", "PREFIXED", "WRITE", "worker (exactly_once)"),
-)
+OPERATIONS_DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+ACL_HEADING = "### ACLs"
+
+
+def documented_acl_rows(text: str) -> list[tuple[str, str, str, list[str]]]:
+    """(resource type, name, pattern type, operations) of each row of the ACL table under
+    docs/operations.md's "### ACLs": the tests grant what the docs say, so the two cannot
+    drift. The name is a `[kafka]` key, or `app_id-` for everything named after the app id."""
+    section = text.split(ACL_HEADING, 1)[1].split("\n#", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].isupper():
+            resource, name, pattern, operations, _ = cells
+            rows.append((resource, name.strip("`"), pattern, operations.replace(",", " ").split()))
+    return rows
 
 
 def resource_name(kafka: KafkaConfig, which: str) -> str:
@@ -62,13 +62,13 @@ def resource_name(kafka: KafkaConfig, which: str) -> str:
 
 def worker_acls(kafka: KafkaConfig, principal: str) -> Iterator[ACL]:
     """The ACLs one deployment (`kafka`'s topics and app id) needs, for `principal`."""
-    for resource, which, pattern, operations, _ in WORKER_ACL_ROWS:
+    for resource, which, pattern, operations in documented_acl_rows(OPERATIONS_DOC.read_text()):
         target = ResourcePattern(
             ResourceType[resource],
             resource_name(kafka, which),
             ACLResourcePatternType[pattern],
         )
-        for operation in operations.split():
+        for operation in operations:
             yield ACL(principal, "*", ACLOperation[operation], ACLPermissionType.ALLOW, target)
 
 
