@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import fields
 from pathlib import Path
 
 import orjson
@@ -46,26 +45,24 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def deployment(secure: SecureKafka, listener: str, **overrides: object) -> KafkaConfig:
+def deployment(secure: SecureKafka, listener: str, **overrides: object) -> dict[str, object]:
+    """The `[kafka]` keys of one deployment: its own topics and app id, exactly-once."""
     prefix = unique_name("secure")
-    return KafkaConfig(
-        **{
-            **secure.security(listener),
-            "app_id": prefix,
-            "call_topic": f"{prefix}.call-attempts",
-            "repayment_topic": f"{prefix}.repayments",
-            "alert_topic": f"{prefix}.alerts",
-            "dead_letter_topic": f"{prefix}.dead-letters",
-            "partitions": 2,
-            "processing_guarantee": "exactly_once",
-            **overrides,
-        }
-    )
+    return {
+        **secure.security(listener),
+        "app_id": prefix,
+        "call_topic": f"{prefix}.call-attempts",
+        "repayment_topic": f"{prefix}.repayments",
+        "alert_topic": f"{prefix}.alerts",
+        "dead_letter_topic": f"{prefix}.dead-letters",
+        "partitions": 2,
+        "processing_guarantee": "exactly_once",
+        **overrides,
+    }
 
 
-def config_file(folder: Path, kafka: KafkaConfig, web_port: int) -> Path:
-    keys = {f.name: getattr(kafka, f.name) for f in fields(kafka) if getattr(kafka, f.name)}
-    return write_worker_config(folder / f"{kafka.app_id}.toml", web_port, **keys)
+def config_file(folder: Path, keys: dict[str, object], web_port: int) -> Path:
+    return write_worker_config(folder / f"{keys['app_id']}.toml", web_port, **keys)  # type: ignore[arg-type]
 
 
 def secrets_of(secure: SecureKafka) -> list[str]:
@@ -78,10 +75,11 @@ def secrets_of(secure: SecureKafka) -> list[str]:
 def test_every_client_works_over_the_listener(
     secure_kafka: SecureKafka, listener: str, tmp_path: Path
 ) -> None:
-    kafka = deployment(secure_kafka, listener)
+    keys = deployment(secure_kafka, listener)
+    kafka = KafkaConfig(**keys)  # type: ignore[arg-type]
     secure_kafka.grant(kafka, secure_kafka.principal(listener))
     web_port = free_port()
-    config = config_file(tmp_path, kafka, web_port)
+    config = config_file(tmp_path, keys, web_port)
     outputs: list[str] = []
 
     created = run("topics", "create", "--config", str(config))
@@ -127,6 +125,10 @@ def test_every_client_works_over_the_listener(
     finally:
         stop(worker, 60)
     outputs.append(log.read_text(errors="replace"))
+    broker_dir = secure_kafka.broker.work_dir
+    outputs += [
+        (broker_dir / name).read_text(errors="replace") for name in ("kafka.log", "kafka.stdout")
+    ]
     for secret in secrets_of(secure_kafka):
         assert not [text for text in outputs if secret in text]
 
@@ -135,7 +137,7 @@ def test_the_worker_user_gets_nothing_beyond_its_acls(
     secure_kafka: SecureKafka, tmp_path: Path
 ) -> None:
     """The authorizer is on: outside its app's names the worker's user may not even create."""
-    kafka = deployment(secure_kafka, SASL_SSL)
+    kafka = KafkaConfig(**deployment(secure_kafka, SASL_SSL))  # type: ignore[arg-type]
     secure_kafka.grant(kafka, secure_kafka.principal(SASL_SSL))
     settings = kafka_python_kwargs(kafka)
     admin = KafkaAdminClient(bootstrap_servers=secure_kafka.sasl_ssl, **settings)
@@ -174,8 +176,7 @@ def test_a_refusal_names_its_cause_in_one_sentence(
     if change.get("broker") == "localhost":
         port = secure_kafka.broker.listeners[listener].rpartition(":")[2]
         overrides["broker"] = f"kafka://localhost:{port}"
-    kafka = deployment(secure_kafka, listener, **overrides)
-    config = config_file(tmp_path, kafka, free_port())
+    config = config_file(tmp_path, deployment(secure_kafka, listener, **overrides), free_port())
     result = run("worker", "--config", str(config), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 2, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("reachwatch:")]
