@@ -31,6 +31,7 @@ from streams.core.config import (
 from streams.tools.simulate import Simulation, parse_start
 
 BATCH_EVENTS = 5000  # the worker's BATCH_MAX_EVENTS
+RECEIVED_AT_MS = 4_102_444_800_000  # 2100-01-01: the worker's clock, after every simulated event
 KINDS = {"call_attempt": "call_attempt", "repayment": "repayment"}
 CHALLENGERS = (
     EngineConfig(
@@ -66,7 +67,7 @@ def run_once(batch_records: list[InputRecord], challengers: int) -> tuple[float,
     start = time.process_time()
     for first in range(0, len(batch_records), BATCH_EVENTS):
         batch = batch_records[first : first + BATCH_EVENTS]
-        result = processor.process(batch, loads[0], 0, loads[1:])
+        result = processor.process(batch, loads[0], RECEIVED_AT_MS, loads[1:])
         for store, lane in zip(stores, [result, *result.shadows], strict=True):
             alerts += len(lane.alerts)
             for key, write in lane.writes.items():

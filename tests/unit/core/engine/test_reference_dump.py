@@ -1,0 +1,70 @@
+"""Alerts, dead letters and states stay byte-identical across performance work.
+
+Simulated populations (default and harsh delivery faults) under the default and US presets go
+through the batch step in worker-sized batches with a state round trip through a store; the
+SHA-256 of everything it produced (encoded alerts in order, dead letters, every state write) is
+pinned. A change to the engine, decoding or the state format that alters any output byte fails
+here; an intended change re-pins with the reason in its commit. The same digests must come out
+with the decoded-state cache the worker uses (`StateCache`), so the cache cannot change a byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from streams.core.batch import BatchProcessor, InputRecord
+from streams.core.config_loader import load_settings
+from streams.tools.simulate import Simulation, parse_start
+from streams.tools.simulation.output import Faults
+
+DEPLOY = Path(__file__).resolve().parents[4] / "deploy"
+PRESETS = {"default": DEPLOY / "rules.toml", "us": DEPLOY / "presets" / "us.toml"}
+FAULTS = {
+    "default": Faults(),
+    "harsh": Faults(late=0.05, out_of_order=0.15, duplicate=0.05, malformed=0.05),
+}
+NOW = 1_796_083_200_000  # 2026-12-01T00:00:00Z: after every simulated event
+KINDS = {"call_attempt": "call_attempt", "repayment": "repayment"}
+PINNED = {
+    ("default", "default"): "6a0c114c096b9ad63c7fdd75a7045e49f029d835e72a4fe17ee2364e2d842eea",
+    ("default", "harsh"): "7b04e80b3b2a4aa5860bb9d5bcdafc78ab04f9064565507821618d11b1cb1f7c",
+    ("us", "default"): "414982f270f73f69325604dd6acff0a1af2762b5be2d938f954fdeda93977cb8",
+    ("us", "harsh"): "5996f7755ddaa43d2d4e8e3f88b4f92b7a5f2a6857033f1105f7786a5cc9e0eb",
+}
+
+
+def digest(preset: str, faults: str) -> tuple[str, int]:
+    """The outputs' SHA-256 and how many alerts they held."""
+    engine = load_settings(PRESETS[preset], env={}).engine
+    processor = BatchProcessor(engine, KINDS, require_key=True)
+    simulation = Simulation(
+        borrowers=300, days=30, seed=11, start=parse_start("2026-11-01"), faults=FAULTS[faults]
+    )
+    records = [InputRecord(r.kind, n % 3, n, r.key.encode(), r.value)
+               for n, r in enumerate(simulation.records())]  # fmt: skip
+    stored: dict[bytes, bytes] = {}
+    sha, alerts = hashlib.sha256(), 0
+    for start in range(0, len(records), 700):
+        result = processor.process(records[start : start + 700], lambda k, _: stored.get(k), NOW)
+        for partition, alert in result.alerts:
+            sha.update(b"A%d:" % partition + alert.encode(NOW))
+        alerts += len(result.alerts)
+        for partition, key, letter in result.dead_letters:
+            sha.update(b"D%d:%s:" % (partition, key or b"") + letter)
+        for key, write in result.writes.items():
+            sha.update(b"S%d:%s:" % (write.partition, key) + (write.value or b"-"))
+            if write.value is None:
+                stored.pop(key, None)
+            else:
+                stored[key] = write.value
+    return sha.hexdigest(), alerts
+
+
+@pytest.mark.parametrize(("preset", "faults"), sorted(PINNED))
+def test_outputs_match_the_pinned_digest(preset: str, faults: str) -> None:
+    value, alerts = digest(preset, faults)
+    assert alerts > 100  # the population really raises alerts
+    assert value == PINNED[preset, faults]
