@@ -25,6 +25,7 @@ from streams.core.decoding import CALL_ATTEMPT, DECODERS, REPAYMENT, Rejection, 
 from streams.core.engine import Alert, BorrowerState, Disposition, apply, evict_if_idle
 from streams.core.engine.core import MAX_CONTACT_POINTS
 from streams.core.events import CallAttempt, Repayment
+from streams.core.state_cache import StateCache
 
 # Kafka's default message.max.bytes and the producer's max.request.size are 1 MiB; a state this
 # size leaves room for the key and the record batch. With the default config and the decoder's
@@ -88,7 +89,11 @@ class BatchProcessor:
     state lives in its key's partition, and applying the record where it is would start a
     second state for that borrower there, so its events would never meet. `process`
     dead-letters such records (`wrong_partition`); `route`, whose output is re-keyed anyway,
-    only counts them."""
+    only counts them.
+
+    With `cache_borrowers`, each config keeps that many decoded states between batches
+    (`StateCache`); only a caller whose store keeps the states this step writes should ask for
+    it (a cache entry is used only while the store holds the very bytes it was written as)."""
 
     def __init__(
         self,
@@ -98,9 +103,12 @@ class BatchProcessor:
         require_key: bool,
         placement: Placement | None = None,
         challengers: Sequence[EngineConfig] = (),
+        cache_borrowers: int = 0,
     ) -> None:
         self.config = config
         self.challengers = tuple(challengers)
+        self.caches = [StateCache(cache_borrowers) if cache_borrowers else None
+                       for _ in range(1 + len(self.challengers))]  # fmt: skip
         self.decoders = {topic: DECODERS[kind] for topic, kind in kinds.items()}
         self.require_key = require_key
         self.placement = placement
@@ -189,11 +197,16 @@ class BatchProcessor:
                 reject(record, misplaced, result, received_at_ms)
                 continue
             decoded.append((index, record, event))
+        champion_cache, *shadow_caches = self.caches
         shadows = [
-            _Batch(self, config, records, shadow_load, received_at_ms, decoding_of(result))
-            for config, shadow_load in zip(self.challengers, shadow_loads, strict=True)
+            _Batch(self, config, records, shadow_load, received_at_ms, decoding_of(result), cache)
+            for config, shadow_load, cache in zip(
+                self.challengers, shadow_loads, shadow_caches, strict=True
+            )
         ]
-        _Batch(self, self.config, records, load, received_at_ms, result).run(decoded)
+        _Batch(self, self.config, records, load, received_at_ms, result, champion_cache).run(
+            decoded
+        )
         result.shadows = [shadow.run(decoded) for shadow in shadows]
         return result
 
@@ -229,8 +242,10 @@ class _Batch:
         load: StateLoader,
         received_at_ms: int,
         result: BatchResult,
+        cache: StateCache | None,
     ) -> None:
         self.processor = processor
+        self.cache = cache
         self.config = config
         self.records = records
         self.load = load
@@ -289,6 +304,8 @@ class _Batch:
                     continue  # none of the borrower's records could be kept: nothing to write
                 value = rebuilt.state.to_bytes()
             result.writes[key] = StateWrite(partition_of[key], value)
+            if self.cache is not None:
+                self.cache.keep(key, value, working[key])
         return result
 
     def count(self, topic: str, disposition: Disposition | None, step: int) -> None:
@@ -302,8 +319,13 @@ class _Batch:
         """The borrower's stored state, or None when it was idle past idle_eviction: start
         afresh, exactly as if the sweep had already run, so alerts never depend on when the
         sweep happens to run."""
-        stored = self.load(key, record.partition)
-        state = None if stored is None else BorrowerState.from_bytes(stored)
+        stored, cache = self.load(key, record.partition), self.cache
+        if stored is None:
+            state = None
+        elif cache is None:
+            state = BorrowerState.from_bytes(stored)
+        else:
+            state = cache.take(key, stored)
         config = self.config
         if state is not None and evict_if_idle(state, event.at_ms, config) is None:
             return None

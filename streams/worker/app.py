@@ -73,6 +73,10 @@ DEFAULT_EVICTION_SWEEP_S = 30.0
 FAUST_REQUEST_TIMEOUT_S = 90.0  # Faust's default
 DEFAULT_RELOAD_INTERVAL_S = 5.0
 EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
+# Decoded states kept between batches per config (streams/core/state_cache.py): a borrower
+# touched again skips decoding its stored state. Its memory cost per borrower and its effect on
+# CPU per event: docs/performance.md.
+STATE_CACHE_BORROWERS = 20_000
 logger = logging.getLogger(__name__)
 # (key, state bytes or None for a tombstone) per changelog partition
 ChangelogRecords = dict[int, list[tuple[bytes, bytes | None]]]
@@ -265,7 +269,8 @@ class Worker:
         """The batch step for the lanes' engine configs as they are now."""
         champion, *challengers = (lane.engine for lane in self.lanes)
         return BatchProcessor(champion, self.kinds, require_key=True, placement=self.placement,
-                              challengers=challengers)  # fmt: skip
+                              challengers=challengers,
+                              cache_borrowers=STATE_CACHE_BORROWERS)  # fmt: skip
 
     def _watch_config_files(self) -> None:
         """Poll every config file (main and challengers) for hot reload."""

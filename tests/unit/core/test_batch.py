@@ -228,3 +228,39 @@ def test_a_loader_is_needed_for_every_challenger() -> None:
     shared = BatchProcessor(EngineConfig(), KINDS, require_key=True, challengers=[STRICT])
     with pytest.raises(ValueError, match="1 challengers but 0 state loaders"):
         shared.process(mixed_batch(), lambda k, p: None, NOW)
+
+
+def test_a_cached_state_changed_by_a_failing_apply_is_not_reused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine updates states in place, so an apply that raises half-way leaves the cached
+    object changed; the rebuild must start from the stored bytes, exactly as without a cache."""
+    events = [attempt(f"e{i}", "b-1", DAY1.format(minute=i)) for i in range(8)]
+
+    def half_done_apply(
+        state: BorrowerState | None, event: CallAttempt | Repayment, config: EngineConfig
+    ) -> Outcome:
+        outcome = apply(state, event, config)  # the state is already changed
+        if event.event_id == "e5":
+            raise ZeroDivisionError("injected fault")
+        return outcome
+
+    monkeypatch.setattr(batch_module, "apply", half_done_apply)
+    outputs = []
+    for cache_borrowers in (0, 10):
+        processor = BatchProcessor(EngineConfig(), KINDS, require_key=True,
+                                   cache_borrowers=cache_borrowers)  # fmt: skip
+        store: dict[bytes, bytes] = {}
+        results = []
+        for first in (0, 4):  # the second batch starts from the first one's cached state
+            result = processor.process([record(e, 0, first + n) for n, e in
+                                        enumerate(events[first : first + 4])],
+                                       loader(store), NOW)  # fmt: skip
+            store.update({key: write.value for key, write in result.writes.items()})  # type: ignore[misc]
+            results.append(result)
+        cache = processor.caches[0]
+        assert cache is None or cache.hits == 1
+        outputs.append([(r.writes, [a.encode(NOW) for _, a in r.alerts], r.invalid)
+                        for r in results])  # fmt: skip
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1][2] == {(CALLS, "processing_error"): 1}

@@ -36,10 +36,10 @@ PINNED = {
 }
 
 
-def digest(preset: str, faults: str) -> tuple[str, int]:
-    """The outputs' SHA-256 and how many alerts they held."""
+def digest(preset: str, faults: str, cache_borrowers: int) -> tuple[str, int, int]:
+    """The outputs' SHA-256, how many alerts they held and how many states the cache served."""
     engine = load_settings(PRESETS[preset], env={}).engine
-    processor = BatchProcessor(engine, KINDS, require_key=True)
+    processor = BatchProcessor(engine, KINDS, require_key=True, cache_borrowers=cache_borrowers)
     simulation = Simulation(
         borrowers=300, days=30, seed=11, start=parse_start("2026-11-01"), faults=FAULTS[faults]
     )
@@ -60,11 +60,15 @@ def digest(preset: str, faults: str) -> tuple[str, int]:
                 stored.pop(key, None)
             else:
                 stored[key] = write.value
-    return sha.hexdigest(), alerts
+    cache = processor.caches[0]
+    return sha.hexdigest(), alerts, 0 if cache is None else cache.hits
 
 
+# 0: no cache; 100: fewer than the 300 borrowers, so entries are dropped and decoded again
+@pytest.mark.parametrize("cache_borrowers", [0, 100, 1000])
 @pytest.mark.parametrize(("preset", "faults"), sorted(PINNED))
-def test_outputs_match_the_pinned_digest(preset: str, faults: str) -> None:
-    value, alerts = digest(preset, faults)
+def test_outputs_match_the_pinned_digest(preset: str, faults: str, cache_borrowers: int) -> None:
+    value, alerts, served = digest(preset, faults, cache_borrowers)
     assert alerts > 100  # the population really raises alerts
+    assert (served > 0) == (cache_borrowers > 0)  # the cached path really ran
     assert value == PINNED[preset, faults]
