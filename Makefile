@@ -43,9 +43,10 @@ demo: $(STAMP) ## Local broker, topics, worker, simulated traffic and live alert
 	$(VENV)/bin/reachwatch demo
 
 .PHONY: bench
-bench: $(STAMP) ## Benchmarks (not tests): prints figures, writes bench-results/*.json.
+bench: $(STAMP) ## Benchmarks (not tests): prints figures, writes bench-results/*.json, README's table.
 	$(VENV)/bin/pip install -q -c constraints.txt -e ".[bench]"
 	$(PY) -m tests.perf.run_all
+	$(PY) -m tests.perf.readme_table
 
 .PHONY: lock
 lock: ## Re-resolve dependencies (dev and bench) into constraints.txt after editing pyproject.toml.

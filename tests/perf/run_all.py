@@ -27,6 +27,7 @@ import orjson
 
 from streams.local_kafka.broker import start_local_kafka
 from tests.perf import bench_decode, bench_engine, ceiling, e2e, quix_peer
+from tests.perf.report import console_table, shell_overhead_us
 from tests.perf.workload import PARTITIONS, Topics, fill, one_attempt_each, simulated
 
 RESULTS = Path("bench-results/results.json")
@@ -130,11 +131,14 @@ def end_to_end(suite: Suite, bootstrap: str, args: argparse.Namespace) -> None:
     two = partial(e2e.saturation, main, args.events, WORK_DIR, workers=2)
     pair = suite.measure("e2e_saturation_reachwatch_2_workers", two, rate)
     eos = partial(e2e.saturation, main, args.events, WORK_DIR, guarantee="exactly_once")
-    suite.measure("e2e_saturation_reachwatch_exactly_once", eos, rate)
+    eos_result = suite.measure("e2e_saturation_reachwatch_exactly_once", eos, rate)
     suite.doc["ratios"] = {"reachwatch_over_ceiling": ratio(ours, top),
                            "reachwatch_over_quix_peer": ratio(ours, peer),
                            "two_workers_over_ceiling": ratio(pair, top),
-                           "two_workers_over_quix_peer": ratio(pair, peer)}  # fmt: skip
+                           "two_workers_over_quix_peer": ratio(pair, peer),
+                           "two_workers_over_one": ratio(pair, ours),
+                           "exactly_once_over_at_least_once": ratio(eos_result, ours),
+                           "shell_overhead_us_per_event": shell_overhead_us(suite.doc)}  # fmt: skip
     print(f"ratios: {suite.doc['ratios']}", flush=True)
     for borrowers in args.memory_borrowers:
         memory_and_recovery(suite, bootstrap, borrowers)
@@ -162,53 +166,6 @@ def memory_and_recovery(suite: Suite, bootstrap: str, borrowers: int) -> None:
         load = partial(e2e.load_and_recover, topics, borrowers, WORK_DIR, store,
                        recover=borrowers == 100_000 and store == "memory://")  # fmt: skip
         suite.measure(name, load, memory_line)
-
-
-def table(doc: dict) -> str:
-    m = doc["measurements"]
-
-    def get(name: str, *path: str) -> object:
-        value: object = m.get(name, {})
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        return "—" if value is None else value
-
-    rows = [
-        ("decode+validate", get("decode", "events_per_second"), "events/s", "≥200,000"),
-        ("engine apply", get("engine", "apply_events_per_s"), "events/s", "≥100,000"),
-        ("engine + state round trip", get("engine", "apply_with_state_round_trip_events_per_s"),
-         "events/s", ""),
-        ("state per borrower (20 attempts)", get("engine", "state_size", "mean_bytes"), "bytes",
-         "≤1,024"),
-        ("ceiling: bare aiokafka + orjson", get("ceiling_bare_aiokafka", "events_per_s"),
-         "events/s", ""),
-        ("reachwatch worker, saturation", get("e2e_saturation_reachwatch", "events_per_s"),
-         "events/s", ""),
-        ("Quix Streams peer", get("peer_quix_streams", "events_per_s"), "events/s", ""),
-        ("reachwatch, 2 workers, saturation",
-         get("e2e_saturation_reachwatch_2_workers", "events_per_s"), "events/s", ""),
-        ("reachwatch, exactly-once, saturation",
-         get("e2e_saturation_reachwatch_exactly_once", "events_per_s"), "events/s", ""),
-        ("reachwatch / ceiling", doc.get("ratios", {}).get("reachwatch_over_ceiling"), "",
-         "≥0.5"),
-        ("reachwatch / Quix peer", doc.get("ratios", {}).get("reachwatch_over_quix_peer"), "",
-         ">1"),
-        ("2 workers / ceiling", doc.get("ratios", {}).get("two_workers_over_ceiling"), "", ""),
-        ("2 workers / Quix peer", doc.get("ratios", {}).get("two_workers_over_quix_peer"), "", ""),
-        ("event→alert p50", get("latency", "send_to_alert_received", "p50_ms"), "ms", ""),
-        ("event→alert p99", get("latency", "send_to_alert_received", "p99_ms"), "ms", "≤100"),
-    ]  # fmt: skip
-    for name, result in m.items():
-        if name.startswith("memory_"):
-            rows.append((f"RSS {name}", get(name, "rss_bytes_per_borrower"), "bytes/borrower", ""))
-            if "recovery_s" in result:
-                rows.append((f"recovery {name}", result["recovery_s"], "s", "≤30"))
-    width = max(len(row[0]) for row in rows)
-    lines = [f"{'measurement':<{width}}  {'value':>12}  {'unit':<15} goal"]
-    for name, value, unit, goal in rows:
-        shown = "—" if value is None else f"{value:,}" if isinstance(value, int | float) else value
-        lines.append(f"{name:<{width}}  {shown:>12}  {unit:<15} {goal}")
-    return "\n".join(lines)
 
 
 def parse_args() -> argparse.Namespace:
@@ -249,8 +206,10 @@ def main() -> None:
     suite.doc["total_wall_s"] = round(time.monotonic() - suite.began, 1)
     suite.save()
     print()
-    print(table(suite.doc))
+    print(console_table(suite.doc))
+    print("README's table: .venv/bin/python -m tests.perf.readme_table")
     print(f"\n{RESULTS} (total {suite.doc['total_wall_s']} s, load {os.getloadavg()[0]:.2f})")
+    print("README's table from it: .venv/bin/python -m tests.perf.readme_table")
 
 
 if __name__ == "__main__":
