@@ -14,18 +14,21 @@ the bytes the store holds anyway). Writes bench-results/batch.json.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import time
 import tracemalloc
-from pathlib import Path
-
-import orjson
 
 from streams.core.batch import BatchProcessor, InputRecord
 from streams.core.config import EngineConfig
-from tests.perf.bench_shadow import BATCH_EVENTS, KINDS, RECEIVED_AT_MS, records
+from tests.perf.bench_shadow import (
+    BATCH_EVENTS,
+    KINDS,
+    RECEIVED_AT_MS,
+    population_parser,
+    records,
+    report,
+)
 
 
 def run_once(stream: list[InputRecord], cache_borrowers: int) -> dict:
@@ -122,17 +125,10 @@ def run(borrowers: int, days: int, repeat: int, caches: list[int]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--borrowers", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = population_parser(__doc__.splitlines()[0], "bench-results/batch.json")
     parser.add_argument("--cache", type=int, nargs="+", default=[0, 100_000])
-    parser.add_argument("--out", type=Path, default=Path("bench-results/batch.json"))
     args = parser.parse_args()
-    result = run(args.borrowers, args.days, args.repeat, args.cache)
-    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    report(run(args.borrowers, args.days, args.repeat, args.cache), args.out)
 
 
 if __name__ == "__main__":

@@ -101,17 +101,25 @@ def run(borrowers: int, days: int, repeat: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def population_parser(description: str, out: str) -> argparse.ArgumentParser:
+    """The options of a benchmark over the simulated population (this one and bench_batch)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--borrowers", type=int, default=2000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path("bench-results/shadow.json"))
-    args = parser.parse_args()
-    result = run(args.borrowers, args.days, args.repeat)
+    parser.add_argument("--out", type=Path, default=Path(out))
+    return parser
+
+
+def report(result: dict, out: Path) -> None:
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+
+
+def main() -> None:
+    args = population_parser(__doc__.splitlines()[0], "bench-results/shadow.json").parse_args()
+    report(run(args.borrowers, args.days, args.repeat), args.out)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ and from docs/rules.md's worked examples, with the schemas as shipped (`streams.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,18 +17,9 @@ from streams.contracts import schema
 from streams.core.batch import BatchProcessor, InputRecord
 from streams.core.config_loader import load_settings
 from streams.tools.simulate import Simulation, parse_start
-from streams.tools.simulation.output import Faults
+from tests.support.populations import FAULTS, KINDS, NOW, PRESETS
 from tests.unit.core.engine.engine_events import Run, only
 from tests.unit.core.engine.rules_examples import SCENARIOS
-
-DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
-PRESETS = {"default": DEPLOY / "rules.toml", "us": DEPLOY / "presets" / "us.toml"}
-FAULTS = {
-    "default": Faults(),
-    "harsh": Faults(late=0.05, out_of_order=0.15, duplicate=0.05, malformed=0.05),
-}
-NOW = 1_796_083_200_000  # 2026-12-01T00:00:00Z: after every simulated event
-KINDS = {"call_attempt": "call_attempt", "repayment": "repayment"}
 
 
 def validator(name: str) -> Draft7Validator:

@@ -11,23 +11,14 @@ with the decoded-state cache the worker uses (`StateCache`), so the cache cannot
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
 from streams.core.batch import BatchProcessor, InputRecord
 from streams.core.config_loader import load_settings
 from streams.tools.simulate import Simulation, parse_start
-from streams.tools.simulation.output import Faults
+from tests.support.populations import FAULTS, KINDS, NOW, PRESETS
 
-DEPLOY = Path(__file__).resolve().parents[4] / "deploy"
-PRESETS = {"default": DEPLOY / "rules.toml", "us": DEPLOY / "presets" / "us.toml"}
-FAULTS = {
-    "default": Faults(),
-    "harsh": Faults(late=0.05, out_of_order=0.15, duplicate=0.05, malformed=0.05),
-}
-NOW = 1_796_083_200_000  # 2026-12-01T00:00:00Z: after every simulated event
-KINDS = {"call_attempt": "call_attempt", "repayment": "repayment"}
 PINNED = {
     ("default", "default"): "6a0c114c096b9ad63c7fdd75a7045e49f029d835e72a4fe17ee2364e2d842eea",
     ("default", "harsh"): "7b04e80b3b2a4aa5860bb9d5bcdafc78ab04f9064565507821618d11b1cb1f7c",
