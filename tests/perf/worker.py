@@ -7,7 +7,7 @@ as in production; scrapes are rare enough not to cost it measurable CPU.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.local_kafka.broker import free_port
@@ -33,14 +33,16 @@ class BenchWorker:
     app_id: str = ""
     guarantee: str = "at_least_once"
     profile_to: Path | None = None  # run under cProfile, stats written here on stop
+    kafka: dict[str, str | int | bool] = field(default_factory=dict)  # more [kafka] keys
 
     def __post_init__(self) -> None:
         self.app_id = self.app_id or unique_name("bench-app")
         self.running: RunningWorker | None = None
         self.started_at = 0.0
 
-    def start(self, name: str) -> RunningWorker:
-        """Spawn with a fresh data dir (`name`); `started_at` is the monotonic spawn time."""
+    def start(self, name: str, data: str = "") -> RunningWorker:
+        """Spawn with the data dir `data` (default: a fresh one named `name`); `started_at` is
+        the monotonic spawn time."""
         port = free_port()
         config = write_worker_config(
             self.work_dir / f"{name}.toml",
@@ -54,10 +56,11 @@ class BenchWorker:
             partitions=PARTITIONS,
             store=self.store,
             processing_guarantee=self.guarantee,
+            **self.kafka,
         )
         profile = ["-m", "cProfile", "-o", str(self.profile_to)] if self.profile_to else []
         command = [*profile, "-m", "streams", "worker", "--config", str(config), "-l", "info",
-                   "--data-dir", str(self.work_dir / f"data-{name}")]  # fmt: skip
+                   "--data-dir", str(self.work_dir / f"data-{data or name}")]  # fmt: skip
         self.started_at = time.monotonic()
         log = self.work_dir / f"{name}.log"
         self.running = RunningWorker(start_worker(command, log), port, log)
