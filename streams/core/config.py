@@ -182,6 +182,8 @@ class KafkaConfig:
     # Static membership: a worker restarted with the same id within the session timeout gets its
     # partitions back without a rebalance. Unique per worker (the pod name in the StatefulSet).
     group_instance_id: str | None = None
+    # A stopping static member leaves at once (survivors take over) unless this is False.
+    leave_group_on_stop: bool = True
     standby_replicas: int = 1  # other workers keeping a warm copy of each table partition
 
 

@@ -539,6 +539,8 @@ def liveness_checks(kafka: KafkaConfig) -> Fix:
             f"({format_duration(low)} to {format_duration(high)}, "
             "group.min/max.session.timeout.ms)",
         )
+    if not kafka.leave_group_on_stop and kafka.group_instance_id is None:
+        yield "leave_group_on_stop", "false needs group_instance_id (dynamic members always leave)"
     if 3 * heartbeat > session:
         yield (
             "heartbeat_interval",
@@ -630,6 +632,7 @@ SCHEMA = Section(
                 "session_timeout": Key(Duration(), "session_timeout_ms"),
                 "heartbeat_interval": Key(Duration(), "heartbeat_interval_ms"),
                 "group_instance_id": Key(INSTANCE_ID_TEXT, optional=True),
+                "leave_group_on_stop": Key(Boolean()),
                 "standby_replicas": Key(Integer(0)),
             },
         ),

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ from streams.worker.faust_internals import (
     stored_keys,
 )
 from streams.worker.kafka_security import faust_credentials
+from streams.worker.membership import leave_group
 from streams.worker.metrics import FAUST_PREFIX, DomainMetrics
 from streams.worker.partitioning import default_placement
 from streams.worker.startup import StartupError, preflight, rekeyed_topic
@@ -211,6 +213,8 @@ class Worker:
             producer_max_batch_size=CHANGELOG_BATCH_BYTES,
             **web_settings(),
         )
+        if kafka.group_instance_id is not None and kafka.leave_group_on_stop:
+            self.app.on_consumer_closed = partial(leave_group, kafka)
         setup_prometheus_sensors(self.app, pattern=METRICS_PATH, name_prefix=FAUST_PREFIX)
         add_health_pages(self.app, self.readiness)
         kinds = {kafka.call_topic: CALL_ATTEMPT, kafka.repayment_topic: REPAYMENT}

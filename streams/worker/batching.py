@@ -17,7 +17,7 @@ The Faust internals this needs are named in `streams.worker.faust_internals`, an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
@@ -49,6 +49,12 @@ class BatchingConsumer(InternalsConsumer):
     """Faust's aiokafka consumer, routing records of batched topics to agent inboxes."""
 
     app: BatchingApp
+
+    async def on_shutdown(self) -> None:
+        """Once the aiokafka consumer has committed and closed (a child service)."""
+        await super().on_shutdown()
+        if self.app.on_consumer_closed is not None:
+            await self.app.on_consumer_closed()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -154,6 +160,7 @@ class BatchingApp(InternalsApp):
 
     consumer_class = BatchingConsumer
     inboxes: dict[str, Inbox]
+    on_consumer_closed: Callable[[], Awaitable[None]] | None = None  # e.g. leave the group
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

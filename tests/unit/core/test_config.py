@@ -262,6 +262,7 @@ CASES = [
     ("kafka", "heartbeat_interval = '0s'", "heartbeat_interval", "must be longer than zero"),
     ("kafka", "group_instance_id = 'pod 0'", "group_instance_id", "is not a group instance id"),
     ("kafka", "standby_replicas = -1", "standby_replicas", "must be at least 0, got -1"),
+    ("kafka", "leave_group_on_stop = false", "leave_group_on_stop", "needs group_instance_id"),
     ("web", "port = 70000", "port", "must be at most 65535, got 70000"),
     ("engine", "grace = 3600", "grace", "3600 is not a duration like 72h"),
     ("engine", "default_timezone = 'Mars/Base'", "default_timezone", "not an IANA time zone"),

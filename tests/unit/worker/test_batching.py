@@ -229,3 +229,4 @@ def test_worker_hands_group_liveness_to_faust(worker: Worker) -> None:
     assert (conf.broker_session_timeout, conf.broker_heartbeat_interval) == (120.0, 5.0)
     assert conf.broker_request_timeout >= conf.broker_session_timeout
     assert (conf.consumer_group_instance_id, conf.table_standby_replicas) == ("w-7", 2)
+    assert worker.app.on_consumer_closed is not None  # a static member leaves on stop
