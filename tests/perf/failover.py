@@ -34,11 +34,10 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient
 
 from tests.perf.worker import BenchWorker, WorkerFailed, drain
 from tests.perf.workload import PARTITIONS, Topics, fill, now_text, one_attempt_each, producer
-from tests.support.kafka import unique_name
+from tests.support.kafka import group_assignment, unique_name
 
 RATE = 200  # events/s, each raising one alert: a 4-partition gap resolution of ~20 ms
 SETTLE_S = 10.0  # traffic before a disruption, and after the moved partitions resumed
@@ -155,23 +154,6 @@ def midday_zone() -> str:
     return f"Etc/GMT{-offset:+d}"
 
 
-def assignment(bootstrap: str, group: str) -> dict[str, set[int]]:
-    """The broker's account of the group: member id (static) -> input partitions it owns."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        description = admin.describe_groups([group])[group]
-    finally:
-        admin.close()
-    owned: dict[str, set[int]] = {}
-    for member in description["members"]:
-        topics = (member["member_assignment"] or {}).get("assigned_partitions", [])
-        owned[member["group_instance_id"] or member["member_id"]] = {
-            p for topic in topics if topic["topic"].endswith(".call-attempts")
-            for p in topic["partitions"]
-        }  # fmt: skip
-    return owned
-
-
 def wait_resumed(traffic: Traffic, partitions: set[int], since: float, watched: list) -> float:
     """Until alerts arrive again on all of `partitions`; returns when that was seen."""
     deadline = time.monotonic() + RESUME_TIMEOUT_S
@@ -194,6 +176,30 @@ def disruption(traffic: Traffic, moved: set[int], at: float, resumed: float) -> 
         "largest_gap_other_s": traffic.largest_gap(others, at, now) if others else None,
         "resumed_after_s": round(resumed - at, 2),
         "load_1m": os.getloadavg()[0],
+    }
+
+
+def takeover_restore(log: Path, moved: set[int]) -> dict:
+    """Faust's own account of the survivor's last recovery: changelog records it had to read
+    for the moved partitions (highwater − where reading started) against their whole
+    changelog, which a takeover without a standby copy reads in full."""
+    text = log.read_text(errors="replace")
+
+    def last_table(title: str) -> dict[int, int]:
+        rows: dict[int, int] = {}
+        for line in text[text.rfind(title) :].splitlines()[1:] if title in text else []:
+            if line.startswith("+") and rows:
+                break
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if len(cells) == 3 and cells[1].isdigit():
+                rows[int(cells[1])] = int(cells[2])
+        return rows
+
+    highwater = last_table("Highwater - Active")
+    started = last_table("Reading Starts At - Active")
+    return {
+        "records_read": sum(highwater[p] - started.get(p, 0) for p in moved if p in highwater),
+        "changelog_records": sum(highwater.get(p, 0) for p in moved),
     }
 
 
@@ -220,7 +226,7 @@ def run(bootstrap: str, work_dir: Path, borrowers: int = 100_000, *, store: str 
         traffic.start()
         time.sleep(SETTLE_S)
 
-        moved = assignment(bootstrap, app_id).get(MEMBERS[0] if static else "", set())
+        moved = group_assignment(bootstrap, app_id, topics.call).get(MEMBERS[0], set())
         killed_at = time.monotonic()
         a.worker.process.send_signal(signal.SIGKILL)
         a.worker.process.wait(30)
@@ -229,6 +235,7 @@ def run(bootstrap: str, work_dir: Path, borrowers: int = 100_000, *, store: str 
         resumed = wait_resumed(traffic, moved, killed_at, [b])
         time.sleep(SETTLE_S)
         result["sigkill"] = disruption(traffic, moved, killed_at, resumed)
+        result["sigkill"]["takeover_restore"] = takeover_restore(b.worker.log, moved)
         print(f"SIGKILL: {result['sigkill']}", flush=True)
 
         a.start("failover-a-back", data="failover-a")
@@ -257,7 +264,8 @@ def wait_owning(traffic: Traffic, bootstrap: str, group: str, member: str, watch
     """Until `member` owns input partitions and alerts flow on them; returns them (all of
     them for dynamic members, which the group does not name)."""
     deadline = time.monotonic() + RESUME_TIMEOUT_S
-    while not (owned := assignment(bootstrap, group).get(member, set())) and member:
+    topic = traffic.topics.call
+    while not (owned := group_assignment(bootstrap, group, topic).get(member, set())) and member:
         if time.monotonic() > deadline:
             raise WorkerFailed(f"{member} never got partitions")
         time.sleep(0.5)

@@ -80,6 +80,11 @@ def rows(doc: dict) -> list[Row]:
             _get(doc, "latency", "send_to_alert_received", "p99_ms"), "ms", "≤ 20"),
         Row("state per borrower, 20 attempts in window",
             _get(doc, "engine", "state_size", "mean_bytes"), "bytes", "≤ 1,024"),
+        Row("failover after SIGKILL: largest alert gap, moved partitions",
+            _get(doc, "failover", "sigkill", "largest_gap_moved_s"), "s", "≤ 10"),
+        Row("SIGTERM restart: largest alert gap, moved partitions",
+            _get(doc, "failover", "sigterm_restart", "largest_gap_moved_s"), "s", "≤ 5"),
+        Row("failover: alerts lost", _get(doc, "failover", "lost"), "alerts", "0"),
     ]  # fmt: skip
     for name, result in doc.get("measurements", {}).items():
         if name.startswith("memory_") and isinstance(result, dict):

@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 from streams.local_kafka.broker import start_local_kafka
-from tests.perf import bench_decode, bench_engine, ceiling, e2e, quix_peer
+from tests.perf import bench_decode, bench_engine, ceiling, e2e, failover, quix_peer
 from tests.perf.report import console_table, shell_overhead_us
 from tests.perf.workload import PARTITIONS, Topics, fill, one_attempt_each, simulated
 
@@ -142,6 +142,16 @@ def end_to_end(suite: Suite, bootstrap: str, args: argparse.Namespace) -> None:
     print(f"ratios: {suite.doc['ratios']}", flush=True)
     for borrowers in args.memory_borrowers:
         memory_and_recovery(suite, bootstrap, borrowers)
+    suite.measure("failover", partial(in_fresh_process, failover.run, bootstrap, WORK_DIR),
+                  failover_line)  # fmt: skip
+
+
+def failover_line(result: dict) -> str:
+    kill, restart = result["sigkill"], result["sigterm_restart"]
+    return (f"largest alert gap on the moved partitions: SIGKILL {kill['largest_gap_moved_s']} s, "
+            f"SIGTERM restart {restart['largest_gap_moved_s']} s; {result['lost']} lost, "
+            f"{result['made_up']} made up of {result['events_sent']:,} events "
+            f"({result['borrowers']:,} borrowers held)")  # fmt: skip
 
 
 def memory_and_recovery(suite: Suite, bootstrap: str, borrowers: int) -> None:

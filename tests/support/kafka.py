@@ -113,3 +113,20 @@ def start_worker(command: Sequence[str], log_path: Path, env: dict[str, str] | N
     """A worker subprocess with its output in `log_path` (shown when a test fails)."""
     log = log_path.open("wb")
     return spawn([sys.executable, *command], env=env, stdout=log, cwd=REPO_ROOT)
+
+
+def group_assignment(bootstrap: str, group: str, topic: str) -> dict[str, set[int]]:
+    """The broker's account of a consumer group: each member (its group_instance_id when
+    static, else its member id) -> the partitions of `topic` it owns."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        description = admin.describe_groups([group])[group]
+    finally:
+        admin.close()
+    owned: dict[str, set[int]] = {}
+    for member in description["members"]:
+        topics = (member["member_assignment"] or {}).get("assigned_partitions", [])
+        owned[member["group_instance_id"] or member["member_id"]] = {
+            p for assigned in topics if assigned["topic"] == topic for p in assigned["partitions"]
+        }
+    return owned
