@@ -136,7 +136,9 @@ def test_sigterm_restart_of_a_static_member_that_stays_costs_no_rebalance(
         produce_records(deployment, records[:half])
         stopped_at = time.monotonic()
         assert deployment.stop_worker(a) == 0
-        back = deployment.start_worker("a", env=static("a", **stays))
+        # The same web port: Faust's assignor checks that a member's URL is the one its
+        # assignment was made for (in the StatefulSet, host name and port are stable).
+        back = deployment.start_worker("a", env=static("a", **stays), web_port=a.web_port)
         produce_records(deployment, records[half:])
         wait_committed_to_end(kafka_bootstrap, deployment.prefix, deployment.call_topic)
         print(f"SIGTERM restart, staying: all committed {time.monotonic() - stopped_at:.1f} s "

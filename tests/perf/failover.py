@@ -135,13 +135,27 @@ class Traffic:
         gaps = [b - a for a, b in pairwise([before[-1], *after])]
         return round(max(gaps), 2)
 
+    def first_alerts_after(self, partitions: set[int], at: float) -> float | None:
+        """Seconds from `at` until every one of `partitions` had an alert again."""
+        firsts: dict[int, float] = {}
+        for received_at, borrower, _ in sorted(self.received):
+            partition = self.partition_of.get(borrower)
+            if received_at > at and partition in partitions:
+                firsts.setdefault(partition, received_at)
+        return round(max(firsts.values()) - at, 2) if firsts.keys() == partitions else None
+
     def accounting(self) -> dict:
         alerted = {borrower for _, borrower, _ in self.received}
         ids = [alert_id for _, _, alert_id in self.received]
+        lost = self.sent_at.keys() - alerted
         return {
             "events_sent": len(self.sent_at),
             "alerts_received": len(ids),
-            "lost": len(self.sent_at.keys() - alerted),
+            "lost": len(lost),
+            "lost_partitions": sorted({self.partition_of.get(b, -1) for b in lost}),
+            "lost_sent_at": sorted(round(self.sent_at[b], 1) for b in lost)[
+                :: max(1, len(lost) // 5)
+            ],
             "made_up": len(alerted - self.sent_at.keys()),
             "redelivered": len(ids) - len(set(ids)),
         }
@@ -154,8 +168,8 @@ def midday_zone() -> str:
     return f"Etc/GMT{-offset:+d}"
 
 
-def wait_resumed(traffic: Traffic, partitions: set[int], since: float, watched: list) -> float:
-    """Until alerts arrive again on all of `partitions`; returns when that was seen."""
+def wait_resumed(traffic: Traffic, partitions: set[int], since: float, watched: list) -> None:
+    """Until alerts arrive again on all of `partitions`."""
     deadline = time.monotonic() + RESUME_TIMEOUT_S
     while not traffic.received_on(partitions, since):
         dead = [b for b in watched if b.running and b.worker.process.poll() is not None]
@@ -164,17 +178,17 @@ def wait_resumed(traffic: Traffic, partitions: set[int], since: float, watched: 
                      for b in watched if b.running]  # fmt: skip
             raise WorkerFailed(f"{sorted(partitions)} never resumed\n" + "\n".join(tails))
         time.sleep(0.1)
-    return time.monotonic()
 
 
-def disruption(traffic: Traffic, moved: set[int], at: float, resumed: float) -> dict:
+def disruption(traffic: Traffic, moved: set[int], at: float) -> dict:
     """Gaps from `at` until now, on the moved partitions and on the others."""
     others, now = set(range(PARTITIONS)) - moved, time.monotonic()
     return {
         "moved_partitions": sorted(moved),
         "largest_gap_moved_s": traffic.largest_gap(moved, at, now),
         "largest_gap_other_s": traffic.largest_gap(others, at, now) if others else None,
-        "resumed_after_s": round(resumed - at, 2),
+        "first_alerts_after_s": traffic.first_alerts_after(moved, at),
+        "at_monotonic": round(at, 1),
         "load_1m": os.getloadavg()[0],
     }
 
@@ -232,9 +246,9 @@ def run(bootstrap: str, work_dir: Path, borrowers: int = 100_000, *, store: str 
         a.worker.process.wait(30)
         a.running = None
         moved = moved or set(range(PARTITIONS))  # dynamic members: not told apart, all watched
-        resumed = wait_resumed(traffic, moved, killed_at, [b])
+        wait_resumed(traffic, moved, killed_at, [b])
         time.sleep(SETTLE_S)
-        result["sigkill"] = disruption(traffic, moved, killed_at, resumed)
+        result["sigkill"] = disruption(traffic, moved, killed_at)
         result["sigkill"]["takeover_restore"] = takeover_restore(b.worker.log, moved)
         print(f"SIGKILL: {result['sigkill']}", flush=True)
 
@@ -247,9 +261,9 @@ def run(bootstrap: str, work_dir: Path, borrowers: int = 100_000, *, store: str 
         stop_s = time.monotonic() - stopped_at
         a.start("failover-a-restarted", data="failover-a")
         wait_owning(traffic, bootstrap, app_id, MEMBERS[0] if static else "", benches)
-        resumed = wait_resumed(traffic, moved, stopped_at, benches)
+        wait_resumed(traffic, moved, stopped_at, benches)
         time.sleep(SETTLE_S)
-        result["sigterm_restart"] = disruption(traffic, moved, stopped_at, resumed)
+        result["sigterm_restart"] = disruption(traffic, moved, stopped_at)
         result["sigterm_restart"]["stop_s"] = round(stop_s, 2)
         print(f"SIGTERM restart: {result['sigterm_restart']}", flush=True)
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from confluent_kafka import KafkaError, Message, Producer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.errors import CoordinatorNotAvailableError
 
 from streams.local_kafka.child_process import spawn
 
@@ -119,8 +120,16 @@ def group_assignment(bootstrap: str, group: str, topic: str) -> dict[str, set[in
     """The broker's account of a consumer group: each member (its group_instance_id when
     static, else its member id) -> the partitions of `topic` it owns."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    deadline = time.monotonic() + 60
     try:
-        description = admin.describe_groups([group])[group]
+        while True:  # the group's coordinator may not be elected yet
+            try:
+                description = admin.describe_groups([group])[group]
+                break
+            except CoordinatorNotAvailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         admin.close()
     owned: dict[str, set[int]] = {}

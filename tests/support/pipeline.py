@@ -132,10 +132,15 @@ class Deployment:
         )
 
     def start_worker(
-        self, name: str = "w1", *extra_args: str, env: dict[str, str] | None = None
+        self,
+        name: str = "w1",
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+        web_port: int | None = None,
     ) -> RunningWorker:
-        """`env` adds environment variables (Faust reads some settings from there)."""
-        port = free_port()
+        """`env` adds environment variables (Faust reads some settings from there);
+        `web_port` is a free one unless given (a restarted worker may need its old one)."""
+        port = web_port or free_port()
         log = self.work_dir / f"worker-{name}-{len(self.workers)}.log"
         config = self.config_file(port)
         process = start_worker(
