@@ -63,17 +63,22 @@ class BatchingConsumer(InternalsConsumer):
         self._no_batch_in_flight.set()
 
     async def route_fetch(
-        self, records: Any, active_partitions: set[TP] | None
+        self, records: Any, active_partitions: set[TP] | None, generation: int
     ) -> tuple[Any, set[TP] | None]:
-        """One fetch: batched topics' records go to their inboxes, the rest on to Faust."""
+        """One fetch: batched topics' records go to their inboxes, the rest on to Faust.
+
+        A fetch made before a rebalance that returns after it is dropped whole, untouched:
+        taking its records would move the read offset past the committed offset Faust has
+        sought (or is about to seek) back to, and the records in between, cleared from the
+        inbox at the revocation, would be skipped as read and passed by commits as a gap."""
         inboxes = self.app.inboxes
         if not records or not inboxes:
             return records, active_partitions
-        generation = self.app.consumer_generation_id
+        stale = generation != self.app.consumer_generation_id
         batches: dict[str, RecordBatch] = {}
         for tp in [tp for tp in records if tp.topic in inboxes]:
             fetched = records.pop(tp)
-            if not self.still_wanted(tp, active_partitions):
+            if stale or not self.still_wanted(tp, active_partitions):
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             batch = batches.setdefault(tp.topic, RecordBatch(generation))
@@ -106,6 +111,8 @@ class BatchingConsumer(InternalsConsumer):
                 continue
             if read_offset and offset - read_offset > 1:
                 await self.add_gap(tp, read_offset + 1, offset)
+                if batch.generation != self.app.consumer_generation_id:
+                    return  # a rebalance while waiting: leave the read offset to its seek
             batch.records.append(
                 InputRecord(record.topic, record.partition, offset, record.key, record.value)
             )

@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tests.perf.worker import BenchWorker, WorkerFailed, drain
 from tests.perf.workload import PARTITIONS, Topics, fill, now_text, one_attempt_each, producer
+from tests.support.backlog import read_to_end
 from tests.support.kafka import group_assignment, unique_name
 
 RATE = 200  # events/s, each raising one alert: a 4-partition gap resolution of ~20 ms
@@ -268,10 +269,28 @@ def run(bootstrap: str, work_dir: Path, borrowers: int = 100_000, *, store: str 
         print(f"SIGTERM restart: {result['sigterm_restart']}", flush=True)
     finally:
         traffic.stop()
+        result["worker_counts"] = [counts(bench) for bench in benches if bench.running]
         for bench in benches:
             bench.stop()
     result |= traffic.accounting()
+    if result["lost"]:  # whether the alerts are missing from the topic or only from the reader
+        in_topic = {alert["borrower_id"] for alert in read_to_end(bootstrap, topics.alert)}
+        result["lost_from_topic"] = len(traffic.sent_at.keys() - in_topic)
+        result["dead_letters"] = len(read_to_end(bootstrap, topics.dead_letter))
     return result
+
+
+def counts(bench: BenchWorker) -> dict[str, float]:
+    """What a worker says it did with its input (its /metrics)."""
+    samples = bench.worker.metrics()
+    names = ("consumed", "invalid", "late", "duplicate")
+    totals = dict.fromkeys(names, 0.0)
+    for (sample, _), value in samples.items():
+        for name in names:
+            if sample == f"reachwatch_events_{name}_total":
+                totals[name] += value
+    totals["alerts"] = sum(v for (n, _), v in samples.items() if n == "reachwatch_alerts_total")
+    return totals
 
 
 def wait_owning(traffic: Traffic, bootstrap: str, group: str, member: str, watched: list) -> set:

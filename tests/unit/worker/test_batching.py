@@ -68,6 +68,24 @@ def test_taking_records_skips_those_before_the_read_offset_and_acks_make_them_co
     assert consumer._new_offset(CALLS) == 7
 
 
+def test_a_fetch_that_outlasted_a_rebalance_is_dropped_without_moving_the_read_offset(
+    app: BatchingApp,
+) -> None:
+    """Its records predate the seek back to the committed offset; taking them would skip, as
+    read, the records between that offset and them (cleared from the inbox at the revocation),
+    and commits would pass those as a gap."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    inbox = app.inbox(["calls"])
+    consumer._read_offset[CALLS] = 40  # where the seek after the rebalance put it
+    app.consumer_generation_id = 3
+    records = {CALLS: fetched(57, 58)}  # fetched in generation 2
+    left, _ = app.loop.run_until_complete(consumer.route_fetch(records, None, 2))
+    assert left == {}
+    assert inbox.queue.empty()
+    assert consumer._read_offset[CALLS] == 40
+    assert consumer._new_offset(CALLS) is None  # nothing became committable
+
+
 def test_an_offset_gap_in_a_fetch_does_not_block_the_commit_past_it(app: BatchingApp) -> None:
     consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
     consumer._read_offset[CALLS] = 9
