@@ -65,8 +65,6 @@ from streams.worker.startup import StartupError, preflight, rekeyed_topic
 from streams.worker.topics import TABLE_NAME, shadow_table_name
 from streams.worker.web import METRICS_PATH, Readiness, add_health_pages, web_settings
 
-log = logging.getLogger(__name__)
-
 BATCH_MAX_EVENTS = 5000  # queued fetches are merged up to this many records
 # A record batch per changelog partition per agent batch, split at this size: below Kafka's 1 MiB
 # default message.max.bytes and max.request.size, with room for a state well above its usual size.
@@ -534,7 +532,7 @@ class Worker:
             if self.settings.kafka.repartition
             else f"dead-lettered to {self.settings.kafka.dead_letter_topic} (wrong_partition)"
         )
-        log.warning(
+        logger.warning(
             "records on %s (first seen on partition %d) are not on the partition Kafka's "
             "default partitioner (murmur2) gives their key; they are %s and counted in "
             "reachwatch_events_misrouted_total. Producers must partition with murmur2 "
