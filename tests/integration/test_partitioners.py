@@ -20,27 +20,19 @@ from streams.contracts import schema
 from tests.integration.test_pipeline import replayed, without_emitted_at
 from tests.support.kafka import read_exactly
 from tests.support.pipeline import Deployment, EventRecord, RunningWorker
-from tests.support.scenario import at, call, repayment
+from tests.support.scenario import EXPECTED, _lost_and_overdue
 
 BORROWER = "CN-0042"
 WARNING = "are not on the partition Kafka's default partitioner (murmur2) gives their key"
-OVERDUE_AND_UNREACHABLE = [
-    ("all_channels_failed", "raised", "critical"),
-    ("unreachable_while_overdue", "raised", "critical"),
-    ("unreachable_while_overdue", "resolved", "critical"),
-]
+OVERDUE_AND_UNREACHABLE = EXPECTED["b-lost"]
 
 
 def overdue_and_unreachable() -> list[EventRecord]:
-    """Overdue (repayments), then three channels tried and none reached (attempts), then paid."""
-    return [
-        repayment(BORROWER, at(1, 0, 5), "due", 0),
-        repayment(BORROWER, at(1, 0, 10), "missed", 3),
-        call(BORROWER, at(1, 10), "voice", "powered_off"),
-        call(BORROWER, at(1, 11), "sms", "delivered"),
-        call(BORROWER, at(1, 12), "app_push", "delivered"),
-        repayment(BORROWER, at(1, 13), "payment", 0),
-    ]
+    """The shared scenario's b-lost as CN-0042: overdue (repayments), three channels tried and
+    none reached (attempts), then paid."""
+    renamed = BORROWER.encode()
+    return [(kind, orjson.loads(orjson.dumps(event).replace(b"b-lost", renamed)))
+            for kind, event in _lost_and_overdue()]  # fmt: skip
 
 
 def partitions_of(deployment: Deployment, topic: str, count: int) -> set[int]:
