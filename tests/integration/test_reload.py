@@ -1,13 +1,14 @@
 """Hot reload on the real broker: a threshold changed under a running worker applies from the next
 batch (new behaviour, new config_version, open episodes carried on); a broken file is refused
 with one log line and a metric while the running config stays; a [kafka] change waits for a
-restart."""
+restart. A challenger's file reloads the same way."""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from streams.core.config_loader import load_settings
 from tests.support.pipeline import Deployment, RunningWorker
@@ -101,3 +102,38 @@ def test_threshold_change_applies_and_broken_file_is_refused(deployment: Deploym
     assert "kafka.partitions changed; not applied" in worker.log.read_text()
     assert reloads(worker, "applied") == 1  # same rules as running: nothing switched
     assert worker.process.poll() is None
+
+
+def test_a_challenger_file_reloads_the_same_way(deployment: Deployment, tmp_path: Path) -> None:
+    challenger = tmp_path / "early.toml"
+    challenger.write_text(EARLIER)
+    worker = deployment.start_worker("w1", "--reload-interval", "0.3",
+                                     "--challenger", str(challenger))  # fmt: skip
+    first = load_settings(challenger, env={}).engine.version
+    deployment.wait_ready(worker)
+    deployment.send_in_order(misses("b-1", 1, range(9, 13)), worker)  # 4 misses
+    assert seen(deployment.alerts(1, shadow=True)) == [("b-1", "raised", "warning", first)]
+
+    challenger.write_text(EARLIER.replace("at = 6", "at = 5"))
+    second = load_settings(challenger, env={}).engine.version
+    label = "challenger/early"
+
+    def applied() -> bool:
+        return metric(worker, "reachwatch_config_reload_total", config=label,
+                      result="applied") == 1  # fmt: skip
+
+    wait_for(applied, deployment, "the challenger's reload")
+    assert metric(worker, "reachwatch_shadow_config_info", challenger="early", version=second) == 1
+    assert metric(worker, "reachwatch_shadow_config_info", version=first) == 0
+    deployment.send_in_order(misses("b-1", 1, range(13, 14)), worker)  # 5th: escalates now
+    assert ("b-1", "escalated", "critical", second) in seen(deployment.alerts(2, shadow=True))
+
+    challenger.write_text("[rules.consecutive_unanswered]\nlevels = []\n")
+    refused = {"config": label, "result": "refused"}
+    wait_for(lambda: metric(worker, "reachwatch_config_reload_total", **refused) == 1,
+             deployment, "the challenger's refusal")  # fmt: skip
+    assert "config reload refused: 1 problem(s): " in worker.log.read_text()
+    assert metric(worker, "reachwatch_shadow_config_info", challenger="early", version=second) == 1
+    assert worker.config is not None  # the main topic: the 5th miss under the defaults only
+    main_version = load_settings(worker.config, env={}).engine.version
+    assert seen(deployment.alerts(1)) == [("b-1", "raised", "warning", main_version)]
