@@ -345,6 +345,7 @@ class Worker:
 
         async def repartition(records: list[InputRecord]) -> None:
             received_at_ms = int(time.time() * 1000)
+            router.config = self.settings.engine  # its max_future_skew, after a hot reload too
             result, routed = router.route(records, received_at_ms)
             outputs = [await self._publish(rekeyed[topic], key, value)
                        for topic, key, value in routed]  # fmt: skip
