@@ -63,25 +63,28 @@ class BatchingConsumer(InternalsConsumer):
         self._no_batch_in_flight.set()
 
     async def route_fetch(
-        self, records: Any, active_partitions: set[TP] | None, generation: int
+        self, records: Any, active_partitions: set[TP] | None, generation: int, assigned: set[TP]
     ) -> tuple[Any, set[TP] | None]:
         """One fetch: batched topics' records go to their inboxes, the rest on to Faust.
 
-        A fetch made before a rebalance that returns after it is dropped whole, untouched:
-        taking its records would move the read offset past the committed offset Faust has
-        sought (or is about to seek) back to, and the records in between, cleared from the
-        inbox at the revocation, would be skipped as read and passed by commits as a gap."""
+        A fetch made before a rebalance that returns after it is dropped, untouched, for the
+        partitions that were assigned when it was made: their records come from the position
+        before the rebalance, and taking them would move the read offset past the committed
+        offset Faust seeks back to, so the records in between (cleared from the inbox at the
+        revocation) would be skipped as read and passed by commits as a gap. A partition
+        assigned during the fetch is read from its committed offset: its records are kept."""
         inboxes = self.app.inboxes
         if not records or not inboxes:
             return records, active_partitions
-        stale = generation != self.app.consumer_generation_id
+        current = self.app.consumer_generation_id
+        stale = assigned if generation != current else set()
         batches: dict[str, RecordBatch] = {}
         for tp in [tp for tp in records if tp.topic in inboxes]:
             fetched = records.pop(tp)
-            if stale or not self.still_wanted(tp, active_partitions):
+            if tp in stale or not self.still_wanted(tp, active_partitions):
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-            batch = batches.setdefault(tp.topic, RecordBatch(generation))
+            batch = batches.setdefault(tp.topic, RecordBatch(current))
             await self._take_records(tp, fetched, batch)
         for topic, batch in batches.items():
             await self._deliver(inboxes[topic], batch)

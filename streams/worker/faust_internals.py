@@ -143,14 +143,14 @@ class InternalsConsumer(AIOKafkaConsumer):
     methods do per batch what Faust's drain loop and `Consumer.ack` do per record."""
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, set[TP] | None]:
-        # The generation the fetch was made in: a fetch can outlast a rebalance (it waits up to
-        # fetch_max_wait_ms on the consumer thread), and its records then predate the seek.
-        generation = self.app.consumer_generation_id
+        # The generation the fetch was made in and what was assigned then: a fetch can outlast
+        # a rebalance (it waits up to fetch_max_wait_ms on the consumer thread).
+        generation, assigned = self.app.consumer_generation_id, set(self.assignment())
         records, active_partitions = await super()._wait_next_records(timeout)
-        return await self.route_fetch(records, active_partitions, generation)
+        return await self.route_fetch(records, active_partitions, generation, assigned)
 
     async def route_fetch(
-        self, records: Any, active_partitions: set[TP] | None, generation: int
+        self, records: Any, active_partitions: set[TP] | None, generation: int, assigned: set[TP]
     ) -> tuple[Any, set[TP] | None]:
         return records, active_partitions
 

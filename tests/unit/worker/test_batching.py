@@ -78,12 +78,27 @@ def test_a_fetch_that_outlasted_a_rebalance_is_dropped_without_moving_the_read_o
     inbox = app.inbox(["calls"])
     consumer._read_offset[CALLS] = 40  # where the seek after the rebalance put it
     app.consumer_generation_id = 3
-    records = {CALLS: fetched(57, 58)}  # fetched in generation 2
-    left, _ = app.loop.run_until_complete(consumer.route_fetch(records, None, 2))
+    records = {CALLS: fetched(57, 58)}  # fetched in generation 2, CALLS assigned then
+    left, _ = app.loop.run_until_complete(consumer.route_fetch(records, None, 2, {CALLS}))
     assert left == {}
     assert inbox.queue.empty()
     assert consumer._read_offset[CALLS] == 40
     assert consumer._new_offset(CALLS) is None  # nothing became committable
+
+
+def test_a_partition_assigned_during_the_fetch_keeps_its_records(
+    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was read from its committed offset, the position the rebalance gave it."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 100)
+    inbox = app.inbox(["calls"])
+    consumer._read_offset[CALLS] = 57  # its committed offset
+    app.consumer_generation_id = 3
+    records = {CALLS: fetched(57, 58)}  # fetched in generation 2, before CALLS was assigned
+    app.loop.run_until_complete(consumer.route_fetch(records, None, 2, set()))
+    assert [record.offset for record in inbox.queue.get_nowait().records] == [57, 58]
+    assert consumer._read_offset[CALLS] == 58
 
 
 def test_an_offset_gap_in_a_fetch_does_not_block_the_commit_past_it(app: BatchingApp) -> None:
