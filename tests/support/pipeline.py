@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.local_kafka.broker import free_port
 from streams.local_kafka.child_process import stop
+from streams.worker.web import READINESS_PATH
 from tests.support.kafka import (
     create_topics,
     produce,
@@ -46,6 +48,22 @@ class RunningWorker:
             for family in text_string_to_metric_families(text)
             for sample in family.samples
         }
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """(status, body) of a GET on the web port; an HTTP error status is an answer too."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=5) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def readiness(self) -> tuple[int, dict] | None:
+        """The readiness answer, or None while the port does not answer yet."""
+        try:
+            status, body = self.get(READINESS_PATH)
+        except OSError:
+            return None
+        return status, json.loads(body)
 
     def consumed(self, topics: frozenset[str] | None = None) -> float:
         """Events consumed (from `topics` only, if given); -1 while /metrics does not answer."""
@@ -93,16 +111,17 @@ class Deployment:
     # partitioner); a dict: through librdkafka with these settings ({} keeps its defaults)
     repayment_producer: dict[str, str] | None = None
     prefix: str = field(default_factory=lambda: unique_name("rw"))
+    topic_suffix: str = ""  # ".v1" with a "collections." prefix names topics like production
     workers: list[RunningWorker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.keyed is None:
             self.keyed = not self.repartition
-        self.call_topic = f"{self.prefix}.call-attempts"
-        self.repayment_topic = f"{self.prefix}.repayments"
-        self.alert_topic = f"{self.prefix}.alerts"
-        self.shadow_alert_topic = f"{self.prefix}.shadow-alerts"
-        self.dead_letter_topic = f"{self.prefix}.dead-letters"
+        self.call_topic = f"{self.prefix}.call-attempts{self.topic_suffix}"
+        self.repayment_topic = f"{self.prefix}.repayments{self.topic_suffix}"
+        self.alert_topic = f"{self.prefix}.alerts{self.topic_suffix}"
+        self.shadow_alert_topic = f"{self.prefix}.shadow-alerts{self.topic_suffix}"
+        self.dead_letter_topic = f"{self.prefix}.dead-letters{self.topic_suffix}"
         topics = [self.call_topic, self.repayment_topic, self.alert_topic, self.dead_letter_topic]
         create_topics(self.bootstrap, [*topics, self.shadow_alert_topic], self.partitions)
 
@@ -231,6 +250,18 @@ class Deployment:
         while worker.log.read_text(errors="replace").count("Worker ready") < times:
             if worker.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"worker never became ready\n{self.logs()}")
+            time.sleep(0.2)
+
+    def wait_readiness(self, worker: RunningWorker, status: int, timeout_s: float = 90.0) -> dict:
+        """Until the worker's readiness answers `status`; its body."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            answer = worker.readiness()
+            if answer is not None and answer[0] == status:
+                return answer[1]
+            if worker.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"readiness never answered {status} (last: {answer})\n"
+                                     f"{self.logs()}")  # fmt: skip
             time.sleep(0.2)
 
     def alerts(self, count: int, timeout_s: float = 60.0, *, shadow: bool = False) -> list[dict]:

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.worker.metrics import FAUST_PREFIX, METRIC_NAMES
 from streams.worker.web import LIVENESS_PATH, READINESS_PATH
+from tests.support.prometheus import scaled_duration, scaled_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -136,6 +137,25 @@ def test_promtool_check_rules() -> None:
 
 def test_alert_rules_fire_as_intended() -> None:
     run(tool("promtool"), "test", "rules", "alerts_test.yml", cwd=PROMETHEUS)
+
+
+def test_rules_shortened_for_the_live_prometheus_test_are_valid(tmp_path: Path) -> None:
+    """tests/integration/test_prometheus.py runs the shipped rules with a minute made 0.5 s."""
+    rules = scaled_rules()
+    by_name = {r["alert"]: r for group in rules["groups"] for r in group["rules"]}
+    shipped = {rule["alert"]: rule for rule in alert_rules()}
+    assert by_name.keys() == shipped.keys()
+    assert by_name["ReachwatchNoInput"]["expr"].rstrip().endswith("> 15")
+    assert "[8s:1s]" in by_name["ReachwatchConsumerLagGrowing"]["expr"]
+    assert "[180s]" in by_name["ReachwatchAlertRateSpike"]["expr"]
+    for name, rule in by_name.items():
+        assert rule["for"] == scaled_duration(shipped[name]["for"])
+        assert re.sub(r"\[[^\]]*\]|\d+", "", rule["expr"]) == re.sub(
+            r"\[[^\]]*\]|\d+", "", shipped[name]["expr"]
+        ), f"{name}: only durations may differ"
+    path = tmp_path / "alerts.yml"
+    path.write_text(yaml.safe_dump(rules))
+    run(tool("promtool"), "check", "rules", str(path))
 
 
 def test_promtool_check_config() -> None:
