@@ -20,24 +20,26 @@ from streams.core.decoding import CALL_ATTEMPT
 from tests.support.kafka import unique_name
 from tests.support.pipeline import Deployment, EventRecord
 from tests.support.prometheus import Prometheus, start_prometheus
-from tests.support.scenario import at, call
+from tests.support.scenario import at, call, repayment
 from tests.unit.test_deploy_files import DASHBOARD, tool
 
 COMMIT_INTERVAL_S = 20  # the first commit comes two intervals after the consumer starts
 COMMIT_BY_TIME_ONLY = {"BROKER_COMMIT_INTERVAL": str(COMMIT_INTERVAL_S),
                        "BROKER_COMMIT_EVERY": "1000000000"}  # fmt: skip
 TRAFFIC_ALERTS = {"ReachwatchConsumerLagGrowing", "ReachwatchDeadLettersRising",
-                  "ReachwatchAlertRateSpike"}  # fmt: skip
+                  "ReachwatchAlertRateSpike", "ReachwatchMisroutedEvents"}  # fmt: skip
 BROKEN = (CALL_ATTEMPT, b'{"event_id": "broken"')  # not JSON: a dead letter
 
 
 def traffic(second: int) -> list[EventRecord]:
     """One second of input: 10 borrowers' numbers found invalid (10 raised alerts), 10 broken
-    messages (dead letters) and 500 answered calls, all on the call-attempt topic."""
+    messages (dead letters) and 500 answered calls on the call-attempt topic, and 5 repayments
+    that librdkafka's default partitioner puts on partitions their keys do not belong on."""
     return [
         *(call(f"spike-{second}-{i}", at(1, 10), "voice", "number_invalid") for i in range(10)),
         *(BROKEN for _ in range(10)),
         *(call(f"steady-{second}-{i}", at(1, 10), "voice", "answered") for i in range(500)),
+        *(repayment(f"mis-{second}-{i}", at(1, 9), "due", 0) for i in range(5)),
     ]
 
 
@@ -61,7 +63,7 @@ def assert_dashboard_has_data(prometheus: Prometheus) -> None:
 
 def test_alert_rules_fire_for_their_conditions(kafka_bootstrap: str, tmp_path: Path) -> None:
     deployment = Deployment(kafka_bootstrap, tmp_path, prefix=unique_name("collections.rwprom"),
-                            topic_suffix=".v1")  # fmt: skip
+                            topic_suffix=".v1", repayment_producer={})  # fmt: skip
     with deployment:
         worker = deployment.start_worker("w1", env=COMMIT_BY_TIME_ONLY)
         deployment.wait_readiness(worker, 200)
