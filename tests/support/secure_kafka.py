@@ -173,12 +173,13 @@ def broker_security(
 
 
 def start_secure_kafka(folder: Path) -> SecureKafka:
-    """Make the certificates and passwords in `folder`, start the broker, wait until it answers."""
+    """Make the certificates in `folder` and fresh passwords, start the broker, wait until it
+    answers (its log and data go where every throw-away broker's go)."""
     ca = CertificateAuthority.create(folder / "ca", "reachwatch-test-ca")
     rogue_ca = CertificateAuthority.create(folder / "rogue", "rogue-ca")
     broker_cert = ca.issue(BROKER_NAME, BROKER_ALT_NAMES)
     client = ca.issue(CERT_USER)
     admin_password, password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
     security = broker_security(ca, broker_cert, admin_password, password)
-    broker = start_local_kafka(folder / "broker", heap="512m", security=security)
+    broker = start_local_kafka(heap="512m", security=security)  # its dirs: removed on stop
     return SecureKafka(broker, ca, rogue_ca, client, admin_password, password)
