@@ -45,7 +45,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def deployment(secure: SecureKafka, listener: str, **overrides: object) -> dict[str, object]:
+def secure_deployment(secure: SecureKafka, listener: str, **overrides: object) -> dict[str, object]:
     """The `[kafka]` keys of one deployment: its own topics and app id, exactly-once."""
     prefix = unique_name("secure")
     return {
@@ -75,7 +75,7 @@ def secrets_of(secure: SecureKafka) -> list[str]:
 def test_every_client_works_over_the_listener(
     secure_kafka: SecureKafka, listener: str, tmp_path: Path
 ) -> None:
-    keys = deployment(secure_kafka, listener)
+    keys = secure_deployment(secure_kafka, listener)
     kafka = KafkaConfig(**keys)  # type: ignore[arg-type]
     secure_kafka.grant(kafka, secure_kafka.principal(listener))
     web_port = free_port()
@@ -137,7 +137,7 @@ def test_the_worker_user_gets_nothing_beyond_its_acls(
     secure_kafka: SecureKafka, tmp_path: Path
 ) -> None:
     """The authorizer is on: outside its app's names the worker's user may not even create."""
-    kafka = KafkaConfig(**deployment(secure_kafka, SASL_SSL))  # type: ignore[arg-type]
+    kafka = KafkaConfig(**secure_deployment(secure_kafka, SASL_SSL))  # type: ignore[arg-type]
     secure_kafka.grant(kafka, secure_kafka.principal(SASL_SSL))
     settings = kafka_python_kwargs(kafka)
     admin = KafkaAdminClient(bootstrap_servers=secure_kafka.sasl_ssl, **settings)
@@ -176,7 +176,8 @@ def test_a_refusal_names_its_cause_in_one_sentence(
     if change.get("broker") == "localhost":
         port = secure_kafka.broker.listeners[listener].rpartition(":")[2]
         overrides["broker"] = f"kafka://localhost:{port}"
-    config = config_file(tmp_path, deployment(secure_kafka, listener, **overrides), free_port())
+    keys = secure_deployment(secure_kafka, listener, **overrides)
+    config = config_file(tmp_path, keys, free_port())
     result = run("worker", "--config", str(config), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 2, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("reachwatch:")]
