@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.perf.worker import POLL_S, BenchWorker, WorkerFailed, drain
+from tests.perf.worker import POLL_S, BenchWorker, DrainCpu, WorkerFailed, drain
 from tests.perf.workload import (
     PARTITIONS,
     Message,
@@ -53,7 +53,8 @@ def saturation(
     try:
         for n, bench in enumerate(benches):
             bench.start(f"saturation-{guarantee}-{workers}-{n}")
-        first_at, last_at, first_count = drain(benches, total)
+        cpu = DrainCpu()
+        first_at, last_at, first_count = drain(benches, total, cpu=cpu)
         rss = [bench.rss_bytes() for bench in benches]
         shares = [bench.worker.consumed() for bench in benches]
     finally:
@@ -67,6 +68,11 @@ def saturation(
         "processing_guarantee": guarantee,
         "seconds": round(seconds, 2),
         "events_per_s": round((total - first_count) / seconds),
+        # CPU over the same span: per event across the workers, and how many of the machine's
+        # cores were busy on average (the broker and everything else included)
+        "drain_cpu_s_by_worker": cpu.workers_s,
+        "workers_cpu_us_per_event": round(sum(cpu.workers_s) / (total - first_count) * 1e6, 1),
+        "machine_busy_cores": round(cpu.machine_busy_s / seconds, 2),
         "consumed_by_worker": shares,
         "startup_to_first_event_s": round(first_at - benches[0].started_at, 2),
         "rss_bytes_after": rss[0] if workers == 1 else rss,

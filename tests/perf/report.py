@@ -74,6 +74,11 @@ def rows(doc: dict) -> list[Row]:
         Row("exactly-once / at-least-once", _ratio(eos, worker), "", "≥ 0.7"),
         Row("two workers of one group", pair, "events/s", ""),
         Row("two workers / one worker", _ratio(pair, worker), "", "≥ 1.0"),
+        *(Row(f"workers' CPU per event, {label}", _get(doc, name, "workers_cpu_us_per_event"),
+              "µs/event", "")
+          for label, name in (("one worker", "e2e_saturation_reachwatch"),
+                              ("two workers", "e2e_saturation_reachwatch_2_workers"),
+                              ("exactly-once", "e2e_saturation_reachwatch_exactly_once"))),
         Row("event → alert p50 at 1,000 events/s",
             _get(doc, "latency", "send_to_alert_received", "p50_ms"), "ms", ""),
         Row("event → alert p99 at 1,000 events/s",

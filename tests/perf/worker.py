@@ -6,6 +6,7 @@ as in production; scrapes are rare enough not to cost it measurable CPU.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,24 @@ from tests.support.kafka import start_worker, unique_name
 from tests.support.pipeline import RunningWorker, write_worker_config
 
 POLL_S = 0.5  # each scrape costs the worker ~5 ms of CPU (Faust sensors have many series)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores of the machine have spent busy (not idle or waiting on I/O)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+@dataclass
+class DrainCpu:
+    """CPU used between the first consumed event and the last: each worker's, and the whole
+    machine's (broker, workers, the benchmark and anything else running)."""
+
+    workers_s: list[float] = field(default_factory=list)
+    machine_busy_s: float = 0.0
 
 
 class WorkerFailed(RuntimeError):
@@ -86,6 +105,12 @@ class BenchWorker:
         kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
         return int(kib) * 1024
 
+    def cpu_s(self) -> float:
+        """CPU seconds the worker process has used (user + system, all its threads)."""
+        fields = Path(f"/proc/{self.worker.process.pid}/stat").read_text().rsplit(")", 1)[1]
+        user, system = fields.split()[11:13]
+        return (int(user) + int(system)) / CLOCK_TICKS
+
     def drain(self, total: int, stall_s: float = 120.0) -> tuple[float, float, float]:
         """Wait until `total` events are consumed: (first seen, last seen, count at first seen).
 
@@ -96,17 +121,24 @@ class BenchWorker:
 
 
 def drain(
-    benches: list[BenchWorker], total: int, stall_s: float = 120.0
+    benches: list[BenchWorker], total: int, stall_s: float = 120.0, cpu: DrainCpu | None = None
 ) -> tuple[float, float, float]:
-    """`BenchWorker.drain` for workers of one consumer group: their consumed counts summed."""
+    """`BenchWorker.drain` for workers of one consumer group: their consumed counts summed;
+    `cpu`, if given, receives the CPU used over the same span."""
     first_at = first_count = 0.0
+    cpu_at_first: list[float] = []
     last_progress, last_count = time.monotonic(), 0.0
     while True:
         consumed = sum(bench.worker.consumed() for bench in benches)
         now = time.monotonic()
         if consumed > 0 and not first_at:
             first_at, first_count = now, consumed
+            cpu_at_first = [machine_busy_s(), *(bench.cpu_s() for bench in benches)]
         if consumed >= total:
+            if cpu is not None:
+                cpu_now = [machine_busy_s(), *(bench.cpu_s() for bench in benches)]
+                used = [round(b - a, 2) for a, b in zip(cpu_at_first, cpu_now, strict=True)]
+                cpu.machine_busy_s, cpu.workers_s = used[0], used[1:]
             return first_at, now, first_count
         if consumed > last_count:
             last_progress, last_count = now, consumed

@@ -22,7 +22,7 @@ SAMPLE = {
                    "apply_with_state_round_trip_events_per_s": 50_000,
                    "state_size": {"mean_bytes": 825.0}},
         "ceiling_bare_aiokafka": {"events_per_s": 250_000},
-        "e2e_saturation_reachwatch": {"events_per_s": 20_000},
+        "e2e_saturation_reachwatch": {"events_per_s": 20_000, "workers_cpu_us_per_event": 61.5},
         "peer_quix_streams": {"events_per_s": 40_000},
         "e2e_saturation_reachwatch_2_workers": {"events_per_s": 16_000},
         "e2e_saturation_reachwatch_exactly_once": {"error": "TimeoutError: drain"},
@@ -48,6 +48,8 @@ def test_rows_derive_ratios_from_the_same_run_and_leave_missing_figures_empty() 
     assert by_name["exactly-once"] is None  # that measurement failed
     assert by_name["exactly-once / at-least-once"] is None
     assert by_name["restore 100,000 borrowers"] == 12.5
+    assert by_name["workers' CPU per event, one worker"] == 61.5
+    assert by_name["workers' CPU per event, two workers"] is None
 
 
 def test_markdown_table_shows_each_figure_with_its_target() -> None:
