@@ -25,15 +25,6 @@ from streams.worker.metrics import DomainMetrics
 CALLS = TP("calls", 0)
 
 
-@pytest.fixture
-def app() -> Iterator[BatchingApp]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield BatchingApp("batching-test", broker="kafka://127.0.0.1:9", loop=loop)
-    asyncio.set_event_loop(None)
-    loop.close()
-
-
 def fetched(*offsets: int) -> list[SimpleNamespace]:
     return [SimpleNamespace(topic=CALLS.topic, partition=CALLS.partition, offset=offset,
                             key=b"b-1", value=b"{}") for offset in offsets]  # fmt: skip

@@ -3,11 +3,9 @@ signature the code relies on: an upgrade that renames or reshapes one fails here
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import re
-from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -31,15 +29,6 @@ def resolve(path: str) -> Any:
             found = getattr(found, part)
         return found
     raise ImportError(path)
-
-
-@pytest.fixture
-def app() -> Iterator[BatchingApp]:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield BatchingApp("internals-test", broker="kafka://127.0.0.1:9", loop=loop)
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.mark.parametrize("reliance", [r for r in RELIED_ON if r.signature], ids=lambda r: r.name)
