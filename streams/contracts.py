@@ -27,7 +27,3 @@ def schema(name: str) -> dict[str, Any]:
     parsed: dict[str, Any] = json.loads(text)
     return parsed
 
-
-def asyncapi_text() -> str:
-    """The AsyncAPI document that names every topic and its schema."""
-    return resources.files("streams").joinpath("schemas", "asyncapi.yaml").read_text("utf-8")
