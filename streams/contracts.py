@@ -26,4 +26,3 @@ def schema(name: str) -> dict[str, Any]:
     text = resources.files("streams").joinpath("schemas", f"{name}.json").read_text("utf-8")
     parsed: dict[str, Any] = json.loads(text)
     return parsed
-
