@@ -17,6 +17,7 @@ The Faust internals this needs are named in `streams.worker.faust_internals`, an
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from time import monotonic
@@ -28,6 +29,7 @@ from mode.utils.queues import ThrowableQueue
 from streams.core.batch import InputRecord
 from streams.worker.faust_internals import InternalsApp, InternalsConsumer, mark_streams_active
 
+logger = logging.getLogger(__name__)
 INBOX_BATCHES = 4  # fetches queued per agent: back-pressure on the fetcher beyond that
 
 
@@ -67,41 +69,55 @@ class BatchingConsumer(InternalsConsumer):
     ) -> tuple[Any, set[TP] | None]:
         """One fetch: batched topics' records go to their inboxes, the rest on to Faust.
 
-        A fetch made before a rebalance that returns after it is dropped, untouched, for the
-        partitions that were assigned when it was made: their records come from the position
-        before the rebalance, and taking them would move the read offset past the committed
-        offset Faust seeks back to, so the records in between (cleared from the inbox at the
-        revocation) would be skipped as read and passed by commits as a gap. A partition
-        assigned during the fetch is read from its committed offset: its records are kept."""
+        Records are dropped, never half-taken, where they cannot be trusted: a fetch that
+        outlasted a rebalance (for the partitions assigned when it was made, whose records may
+        come from the position before it, ahead of the committed offset), a partition paused
+        since (recovery, revocation), or a batch the agent can no longer take. aiokafka has
+        moved past dropped records, so their partitions are sought back to the committed
+        offsets at once (`rewind_to_committed`): otherwise the next fetch would jump over
+        them and the jump pass for an offset gap that commits skip. Re-reading from the
+        committed offset may process records again, which at least once allows."""
         inboxes = self.app.inboxes
         if not records or not inboxes:
             return records, active_partitions
         current = self.app.consumer_generation_id
         stale = assigned if generation != current else set()
         batches: dict[str, RecordBatch] = {}
+        dropped: set[TP] = set()
         for tp in [tp for tp in records if tp.topic in inboxes]:
             fetched = records.pop(tp)
             if tp in stale or not self.still_wanted(tp, active_partitions):
+                dropped.add(tp)
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             batch = batches.setdefault(tp.topic, RecordBatch(current))
             await self._take_records(tp, fetched, batch)
         for topic, batch in batches.items():
-            await self._deliver(inboxes[topic], batch)
+            if not await self._deliver(inboxes[topic], batch):
+                dropped.update(batch.offsets)
+        if dropped and not self.should_stop:
+            rewound = await self.rewind_to_committed(dropped)
+            logger.info(
+                "fetched records dropped at a rebalance; read again from the committed offsets: %s",
+                ", ".join(
+                    f"{tp.topic}[{tp.partition}]@{offset or 0}"
+                    for tp, offset in sorted(rewound.items())
+                ),
+            )
         return records, active_partitions
 
-    async def _deliver(self, inbox: Inbox, batch: RecordBatch) -> None:
-        """Queue the batch once the agent has room (back-pressure on the fetcher). Dropped if
-        the flow stopped or the generation changed since the fetch: a rebalance, after which
-        Faust seeks back to the committed offsets and the records are fetched again. Checked
-        right before queueing, as the fetcher may have waited (offset gaps, a full inbox)
-        while a revocation cleared the inboxes."""
+    async def _deliver(self, inbox: Inbox, batch: RecordBatch) -> bool:
+        """Queue the batch once the agent has room (back-pressure on the fetcher); False if
+        it was dropped instead because the flow stopped or the generation changed since the
+        fetch (a rebalance). Checked right before queueing, as the fetcher may have waited
+        (offset gaps, a full inbox) while a revocation cleared the inboxes."""
         while self.flow_active and batch.generation == self.app.consumer_generation_id:
             if not inbox.queue.full():
                 inbox.queue.put_nowait(batch)
-                return
+                return True
             inbox.taken.clear()
             await self.wait_first(inbox.taken, self.suspend_flow)  # type: ignore[arg-type]
+        return False
 
     async def _take_records(self, tp: TP, fetched: Iterable[Any], batch: RecordBatch) -> None:
         """What Faust's drain loop does per record, minus the Message and Event: skip what was

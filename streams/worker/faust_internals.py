@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.streams import _current_event
-from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import Consumer as FaustAIOKafkaConsumer
 from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
@@ -49,6 +50,7 @@ RELIED_ON: tuple[Reliance, ...] = (
     Reliance(_CONSUMER, "_read_offset", None, "the position Faust's drain loop resumes from"),
     Reliance(_CONSUMER, "_committed_offset", None, "acks below the committed offset are void"),
     Reliance(_CONSUMER, "_acked", None, "acked offsets per partition, read by commits"),
+    Reliance(_CONSUMER, "_gap", None, "offset gaps per partition, which commits pass"),
     Reliance(_CONSUMER, "_acked_index", None, "the same as a set, against double acks"),
     Reliance(_CONSUMER, "_n_acked", None, "acks since the last commit (broker_commit_every)"),
     Reliance(_CONSUMER, "_commit_every", None, "app.conf.broker_commit_every, as the consumer "
@@ -56,6 +58,11 @@ RELIED_ON: tuple[Reliance, ...] = (
     Reliance(_CONSUMER, "_waiting_for_ack", None, "woken when acks arrive, as Consumer.ack does"),
     Reliance(_CONSUMER, "_buffered_partitions", None, "partitions still to be drained although "
              "paused since the fetch, as Faust's getmany keeps them"),
+    Reliance("faust.transport.consumer.ThreadDelegateConsumer", "_thread", None,
+             "the thread aiokafka runs on: a partition's seek must happen there"),
+    Reliance("faust.transport.drivers.aiokafka.AIOKafkaConsumerThread", "_ensure_consumer",
+             "(self) -> aiokafka.consumer.consumer.AIOKafkaConsumer",
+             "the aiokafka consumer, to seek single partitions to their committed offsets"),
     Reliance("faust.app.base.App", "_new_transport", "(self) -> faust.types.transports.TransportT",
              "the only hook that decides the consumer class the transport builds"),
     Reliance("faust.transport.drivers.aiokafka.Producer", "_ensure_producer",
@@ -128,7 +135,7 @@ def mark_streams_active(app: faust.App, partitions: Iterable[TP], now: float) ->
 class InternalsApp(faust.App):
     """A Faust app whose transport builds `consumer_class` as its consumer."""
 
-    consumer_class: type[AIOKafkaConsumer] = AIOKafkaConsumer
+    consumer_class: type[FaustAIOKafkaConsumer] = FaustAIOKafkaConsumer
 
     def _new_transport(self) -> Any:
         transport = super()._new_transport()
@@ -136,7 +143,7 @@ class InternalsApp(faust.App):
         return transport
 
 
-class InternalsConsumer(AIOKafkaConsumer):
+class InternalsConsumer(FaustAIOKafkaConsumer):
     """Faust's aiokafka consumer with named operations over its private bookkeeping.
 
     `route_fetch` sees every fetch before Faust turns it into per-record events; the other
@@ -169,6 +176,30 @@ class InternalsConsumer(AIOKafkaConsumer):
     def set_read_offset(self, tp: TP, offset: int | None) -> None:
         self._read_offset[tp] = offset
 
+    async def rewind_to_committed(self, tps: Iterable[TP]) -> dict[TP, int | None]:
+        """Seek partitions back to their committed offsets (their beginning when none), and
+        Faust's read and committed offsets with them, as `perform_seek` does for all.
+
+        For records aiokafka returned that the worker then dropped: aiokafka's position has
+        moved past them, and no later seek is certain to bring them back (a rebalance's seek
+        may already have happened; Faust's skips a partition whose committed offset is 0 or
+        absent). The next fetch would then jump over them, and the jump would be taken for
+        an offset gap (transaction markers) that commits pass. Partitions no longer assigned
+        are left alone: a new assignment starts from the committed offsets anyway."""
+        thread = self._thread
+        wanted = [TopicPartition(tp.topic, tp.partition) for tp in tps]
+        positions: dict[TopicPartition, int | None] = await thread.call_thread(
+            seek_partitions_to_committed, thread._ensure_consumer(), wanted
+        )
+        rewound: dict[TP, int | None] = {}
+        for aiokafka_tp, offset in positions.items():
+            tp = TP(aiokafka_tp.topic, aiokafka_tp.partition)
+            self._read_offset[tp] = offset or None  # as Faust's seek: 0 reads as "none"
+            self._committed_offset[tp] = offset or None
+            self._gap.pop(tp, None)  # a jump seen before the seek must not pass for a gap
+            rewound[tp] = offset
+        return rewound
+
     async def add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         await self._add_gap(tp, offset_from, offset_to)
 
@@ -194,3 +225,23 @@ class InternalsConsumer(AIOKafkaConsumer):
             self._n_acked = 0
             return True
         return False
+
+
+async def seek_partitions_to_committed(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+) -> dict[TopicPartition, int | None]:
+    """On aiokafka's thread: each still-assigned partition to its committed offset."""
+    positions: dict[TopicPartition, int | None] = {}
+    for tp in tps:
+        if tp not in consumer.assignment():
+            continue
+        offset = await consumer.committed(tp)
+        if tp not in consumer.assignment():  # a rebalance while asking
+            continue
+        if offset is None or offset < 0:
+            await consumer.seek_to_beginning(tp)
+            positions[tp] = None
+        else:
+            consumer.seek(tp, offset)
+            positions[tp] = offset
+    return positions

@@ -59,13 +59,28 @@ def test_taking_records_skips_those_before_the_read_offset_and_acks_make_them_co
     assert consumer._new_offset(CALLS) == 7
 
 
-def test_a_fetch_that_outlasted_a_rebalance_is_dropped_without_moving_the_read_offset(
-    app: BatchingApp,
+def rewinds_recorded(consumer: BatchingConsumer, monkeypatch: pytest.MonkeyPatch) -> list[set[TP]]:
+    """Partitions the consumer asks to seek back to their committed offsets, per call (the
+    seek itself runs on aiokafka's thread: tests/integration/test_rewind.py)."""
+    calls: list[set[TP]] = []
+
+    async def rewind(tps: set[TP]) -> dict[TP, int | None]:
+        calls.append(set(tps))
+        return dict.fromkeys(tps, 40)
+
+    monkeypatch.setattr(consumer, "rewind_to_committed", rewind)
+    return calls
+
+
+def test_a_fetch_that_outlasted_a_rebalance_is_dropped_and_its_partition_read_again(
+    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its records predate the seek back to the committed offset; taking them would skip, as
-    read, the records between that offset and them (cleared from the inbox at the revocation),
-    and commits would pass those as a gap."""
+    """Its records may predate the seek back to the committed offset, so they are not taken;
+    but aiokafka has moved past them, possibly after that seek, so the partition is sought
+    back once more. Without that the next fetch would jump over them, and commits would pass
+    the jump as a gap: records lost at a SIGKILL takeover until this was found."""
     consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    rewinds = rewinds_recorded(consumer, monkeypatch)
     inbox = app.inbox(["calls"])
     consumer._read_offset[CALLS] = 40  # where the seek after the rebalance put it
     app.consumer_generation_id = 3
@@ -75,6 +90,58 @@ def test_a_fetch_that_outlasted_a_rebalance_is_dropped_without_moving_the_read_o
     assert inbox.queue.empty()
     assert consumer._read_offset[CALLS] == 40
     assert consumer._new_offset(CALLS) is None  # nothing became committable
+    assert rewinds == [{CALLS}]
+
+
+def test_a_batch_the_agent_can_no_longer_take_has_its_partition_read_again(
+    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    rewinds = rewinds_recorded(consumer, monkeypatch)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 100)
+    app.inbox(["calls"])
+    consumer.stop_flow()  # a revocation began since the fetch
+    app.loop.run_until_complete(consumer.route_fetch({CALLS: fetched(0, 1)}, None, 0, set()))
+    assert rewinds == [{CALLS}]
+
+
+def test_no_partition_is_read_again_when_every_record_was_taken(
+    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    rewinds = rewinds_recorded(consumer, monkeypatch)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 100)
+    inbox = app.inbox(["calls"])
+    app.loop.run_until_complete(consumer.route_fetch({CALLS: fetched(0, 1)}, None, 0, set()))
+    assert inbox.queue.qsize() == 1
+    assert rewinds == []
+
+
+def test_a_rewind_resets_faust_s_read_and_committed_offsets_and_forgets_gaps(
+    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What aiokafka's thread answers (the committed offsets it sought to; a partition no
+    longer assigned is left out) becomes Faust's bookkeeping, as its own seek does."""
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    other = TP("calls", 1)
+    asked: list[list[tuple[str, int]]] = []
+
+    async def call_thread(function: object, aiokafka_consumer: object, tps: list) -> dict:
+        asked.append(sorted(tps))
+        return {tps[0]: 40}  # CALLS sought to 40; `other` is no longer assigned
+
+    monkeypatch.setattr(consumer._thread, "call_thread", call_thread)
+    monkeypatch.setattr(consumer._thread, "_ensure_consumer", lambda: None)
+    consumer._read_offset[CALLS] = 57
+    app.loop.run_until_complete(consumer._add_gap(CALLS, 41, 56))
+    rewound = app.loop.run_until_complete(consumer.rewind_to_committed([CALLS, other]))
+    assert asked == [[("calls", 0), ("calls", 1)]]
+    assert rewound == {CALLS: 40}
+    assert consumer._read_offset[CALLS] == 40
+    assert consumer._committed_offset[CALLS] == 40
+    assert not consumer._gap.get(CALLS)
+    consumer.ack_batch(batch_of(0, 57))
+    assert consumer._new_offset(CALLS) is None  # 40..56 were never taken: no commit past them
 
 
 def test_a_partition_assigned_during_the_fetch_keeps_its_records(
