@@ -139,6 +139,17 @@ class BatchingConsumer(InternalsConsumer):
             read_offset = offset
         self.set_read_offset(tp, read_offset)
 
+    def stop_flow(self) -> None:
+        """Faust stops the flow when partitions are revoked and when the worker stops: the
+        batches queued for the agents go then, and their partitions are read again from the
+        committed offsets in the next assignment. Not when the flow resumes, as Faust's own
+        stream queues are: Faust resumes it after seeking back to the committed offsets at the
+        end of a recovery, and a batch fetched during that seek and cleared at the resume
+        would be skipped for good (aiokafka has moved past it)."""
+        super().stop_flow()
+        for inbox in self.app.inboxes.values():
+            inbox.queue.clear()
+
     def ack_batch(self, batch: RecordBatch) -> None:
         """`Consumer.ack` for a whole batch: offsets become committable once acked."""
         self.ack_offsets(batch.offsets)
@@ -159,7 +170,7 @@ class BatchingConsumer(InternalsConsumer):
 
     async def wait_empty(self) -> None:
         """Before partitions are revoked: the batch an agent is working on finishes first
-        (queued ones are cleared by Faust's flow control, and their records fetched again)."""
+        (queued ones were dropped when the flow stopped, and their records are read again)."""
         # returns early when stopping; mode waits on any event with .wait()
         await self.wait_first(self._no_batch_in_flight)  # type: ignore[arg-type]
         await super().wait_empty()
@@ -173,9 +184,9 @@ class BatchingConsumer(InternalsConsumer):
 
 @dataclass
 class Inbox:
-    """Fetched batches waiting for one agent. The queue is Faust's flow-control kind, so it
-    is cleared when partitions are revoked and again when the flow resumes; the fetcher never
-    blocks in `put` (a clear would cancel it), it waits for `taken` instead."""
+    """Fetched batches waiting for one agent. Emptied when the consumer's flow stops
+    (`BatchingConsumer.stop_flow`); the fetcher never blocks in `put` (a clear would cancel
+    it), it waits for `taken` instead."""
 
     queue: ThrowableQueue
     taken: asyncio.Event = field(default_factory=asyncio.Event)
@@ -194,7 +205,7 @@ class BatchingApp(InternalsApp):
 
     def inbox(self, topics: Iterable[str]) -> Inbox:
         """Where batches of `topics` arrive (one inbox per agent)."""
-        inbox = Inbox(self.FlowControlQueue(maxsize=INBOX_BATCHES, clear_on_resume=True))
+        inbox = Inbox(self.FlowControlQueue(maxsize=INBOX_BATCHES, clear_on_resume=False))
         for topic in topics:
             self.inboxes[topic] = inbox
         return inbox
