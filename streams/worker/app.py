@@ -440,25 +440,24 @@ class Worker:
     async def _publish_changelog(
         self, table: BorrowerTable, by_partition: ChangelogRecords
     ) -> list[Awaitable[Any]]:
-        """Under at-least-once a partition's changelog messages go to the producer as record
-        batches (far cheaper per message than `send`); a delivery's offset is then
-        its batch's first, which only makes a reopened RocksDB store replay a little more."""
-        changelog = table.changelog_topic
-        if not self.direct_sends:
-            return [await self._publish(changelog, key, value, partition)
-                    for partition, messages in by_partition.items()
-                    for key, value in messages]  # fmt: skip
-        producer = aiokafka_producer(self.app)
-        topic = changelog.get_topic_name()
+        """A partition's changelog messages go to the producer as record batches (far cheaper
+        per message than `send`): under exactly-once through the partition's transactional
+        producer, so they commit or abort with the batch's offsets. A delivery's offset is its
+        record batch's first, which only makes a reopened RocksDB store replay a little more."""
+        topic = table.changelog_topic.get_topic_name()
         in_flight = []
         for partition, messages in by_partition.items():
-            batch = producer.create_batch()
-            for key, value in messages:
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    in_flight.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None)  # a first one always fits
-            in_flight.append(await producer.send_batch(batch, topic, partition=partition))
+            producer, lock = aiokafka_producer(self.app, topic, partition)
+            async with lock:
+                batch = producer.create_batch()
+                for key, value in messages:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        in_flight.append(
+                            await producer.send_batch(batch, topic, partition=partition)
+                        )
+                        batch = producer.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)  # a first one fits
+                in_flight.append(await producer.send_batch(batch, topic, partition=partition))
         return in_flight
 
     async def _publish(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,11 @@ RELIED_ON: tuple[Reliance, ...] = (
     Reliance("faust.transport.drivers.aiokafka.Producer", "_ensure_producer",
              "(self) -> aiokafka.producer.producer.AIOKafkaProducer",
              "changelog records go to aiokafka as whole record batches"),
+    Reliance("faust.transport.drivers.aiokafka.Producer", "_transaction_producers", None,
+             "under exactly-once, the record batches go to the partition's transactional "
+             "producer"),
+    Reliance("faust.transport.drivers.aiokafka.Producer", "_trn_locks", None,
+             "the lock Faust holds around each send of a transactional producer"),
     Reliance("faust.stores.rocksdb.Store", "_dbs", None,
              "a reopened RocksDB store holds borrowers that recovery does not replay"),
     Reliance("faust.stores.rocksdb.Store", "_visible_keys",
@@ -102,9 +108,23 @@ def leave_partition() -> None:
     _current_event.set(None)
 
 
-def aiokafka_producer(app: faust.App) -> Any:
-    """The aiokafka producer under Faust's, started when Faust's is."""
-    return app.producer._ensure_producer()  # type: ignore[attr-defined]
+def aiokafka_producer(app: faust.App, topic: str, partition: int) -> tuple[Any, Any]:
+    """The aiokafka producer that carries a message to `topic`'s `partition`, and the lock
+    Faust's own sends hold around it (a null context where Faust takes none).
+
+    Under at-least-once that is the one producer under Faust's, started when Faust's is.
+    Under exactly-once it is the transactional producer of that partition's transaction,
+    under the id Faust's transaction manager gives it (app id, the topic's assignor group,
+    the partition): Faust begins those transactions when partitions are assigned and commits
+    them with the consumer offsets, so record batches sent through it are part of them."""
+    producer = app.producer
+    if not app.in_transaction:
+        return producer._ensure_producer(), nullcontext()  # type: ignore[attr-defined]
+    transactional_id = f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
+    return (
+        producer._transaction_producers[transactional_id],  # type: ignore[attr-defined]
+        producer._trn_locks[transactional_id],  # type: ignore[attr-defined]
+    )
 
 
 def stored_keys(store: Any, partitions: Iterable[int]) -> Iterator[tuple[bytes, int]]:

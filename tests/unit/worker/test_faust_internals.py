@@ -3,6 +3,8 @@ signature the code relies on: an upgrade that renames or reshapes one fails here
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import inspect
 import re
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from streams.worker.batching import BatchingApp, BatchingConsumer
-from streams.worker.faust_internals import RELIED_ON, Reliance, stored_keys
+from streams.worker.faust_internals import RELIED_ON, Reliance, aiokafka_producer, stored_keys
 
 STREAMS = Path(__file__).resolve().parents[3] / "streams"
 
@@ -74,3 +76,51 @@ def test_no_module_but_the_adapter_names_a_private_faust_or_aiokafka_name() -> N
         text = path.read_text(encoding="utf-8")
         named = [name for name in private if re.search(rf"(?<!\w){name}\b", text)]
         assert not named, f"{path} names {named}"
+
+
+def test_under_exactly_once_record_batches_go_through_the_producer_faust_would_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The transactional producer picked for a changelog partition is the one Faust's own
+    transaction manager sends that partition's messages through (same transactional id), and
+    the lock is the one Faust holds around those sends."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        app = BatchingApp("eo-test", broker="kafka://127.0.0.1:9", loop=loop,
+                          processing_guarantee="exactly_once", topic_partitions=4)  # fmt: skip
+        app.in_worker = True  # as `faust worker` sets it: transactions are on
+        table = app.Table("borrowers", partitions=4)
+        app.topic("calls", partitions=4)
+        app.agent(app.topic("calls"))(lambda stream: stream)
+        changelog = table.changelog_topic.get_topic_name()
+        producer = app.producer
+        ids: list[str | None] = []
+
+        async def send(*args: Any, transactional_id: str | None = None, **kwargs: Any) -> None:
+            ids.append(transactional_id)
+
+        monkeypatch.setattr(producer, "send", send)
+        monkeypatch.setattr(app.consumer, "key_partition", lambda topic, key, partition: partition)
+        monkeypatch.setattr(app.assignor, "_topic_groups", {changelog: 3})  # set at assignment
+        loop.run_until_complete(app.consumer.transactions.send(changelog, b"k", b"v", 2, None,
+                                                              None))  # fmt: skip
+        [faust_id] = ids
+        assert faust_id is not None
+        sentinel, lock = object(), asyncio.Lock()
+        monkeypatch.setitem(producer._transaction_producers, faust_id, sentinel)
+        monkeypatch.setitem(producer._trn_locks, faust_id, lock)
+        assert aiokafka_producer(app, changelog, 2) == (sentinel, lock)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def test_under_at_least_once_record_batches_go_through_faust_s_one_producer(
+    app: BatchingApp,
+) -> None:
+    sentinel = object()
+    app.producer._producer = sentinel
+    producer, lock = aiokafka_producer(app, "calls", 0)
+    assert producer is sentinel
+    assert isinstance(lock, contextlib.nullcontext)
