@@ -5,7 +5,13 @@ ack, which per record cost more than decode, engine and state together (docs/per
 capped the worker's throughput. `BatchingConsumer` hands all records of one fetch for a
 batched topic to its agent's inbox as one `RecordBatch`, and the agent acks the batch's offsets in
 one step when it is done. Everything else keeps Faust's own path: group membership and assignment,
-offset commits, rebalance flow control, table changelogs and recovery.
+offset commits, rebalance flow control, standby changelogs and the recovery's bookkeeping.
+
+A table being restored takes the same shortcut: Faust's recovery handles each changelog record
+as one event through its queue, which made restoring 100,000 borrowers CPU-bound on that path
+alone (docs/performance.md, "Restore: where the time goes"). `BatchingConsumer` applies the
+changelog records of the partitions in active recovery a fetch at a time, with the offsets and
+the end-of-recovery signal Faust's own loop keeps.
 
 While an agent's inbox is full the fetcher waits (back-pressure), which also holds back the
 other topics of that consumer (standby changelogs, another agent); Faust's own path pauses only
@@ -21,13 +27,20 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from time import monotonic
-from typing import Any
+from typing import Any, cast
 
+from faust.tables.manager import TableManager
 from faust.types import TP
+from faust.types.tuples import ConsumerMessage
 from mode.utils.queues import ThrowableQueue
 
 from streams.core.batch import InputRecord
-from streams.worker.faust_internals import InternalsApp, InternalsConsumer, mark_streams_active
+from streams.worker.faust_internals import (
+    InternalsApp,
+    InternalsConsumer,
+    mark_streams_active,
+    note_restore_progress,
+)
 
 logger = logging.getLogger(__name__)
 INBOX_BATCHES = 4  # fetches queued per agent: back-pressure on the fetcher beyond that
@@ -77,6 +90,8 @@ class BatchingConsumer(InternalsConsumer):
         offsets at once (`rewind_to_committed`): otherwise the next fetch would jump over
         them and the jump pass for an offset gap that commits skip. Re-reading from the
         committed offset may process records again, which at least once allows."""
+        if records and generation == self.app.consumer_generation_id:
+            await self._restore_changelogs(records, active_partitions)
         inboxes = self.app.inboxes
         if not records or not inboxes:
             return records, active_partitions
@@ -105,6 +120,61 @@ class BatchingConsumer(InternalsConsumer):
                 ),
             )
         return records, active_partitions
+
+    async def _restore_changelogs(self, records: Any, active_partitions: set[TP] | None) -> None:
+        """Apply the fetch's records of changelog partitions in active recovery to their tables,
+        one batch per partition, as Faust's recovery loop applies them from its queue one
+        event at a time: records at or below the partition's recovery offset are skipped, the
+        offset moves to the last record applied, and recovery is signalled complete once no
+        active partition has records left. What Faust's loop still buffers is applied first,
+        so a key's newer record always lands last. Standby partitions keep Faust's path.
+        Decoding goes through the changelog topic's own schema, as on Faust's path; a table
+        with an on_changelog_event callback would miss it here (reachwatch's tables have none).
+        """
+        recovery = cast(TableManager, self.app.tables).recovery
+        if not recovery.in_recovery:
+            return
+        active = recovery.active_tps
+        restoring = [tp for tp in records
+                     if tp in active and self.still_wanted(tp, active_partitions)]  # fmt: skip
+        if not restoring:
+            return
+        recovery.flush_buffers()
+        now = monotonic()
+        offsets = recovery.active_offsets
+        for tp in restoring:
+            fetched = records.pop(tp)
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            table = recovery.tp_to_table[tp]
+            decode = table.changelog_topic.decode
+            seen = offsets.get(tp)
+            events, last = [], None
+            for record in fetched:
+                if seen is not None and record.offset <= seen:
+                    continue
+                event = await decode(self._changelog_message(tp, record))
+                if event is not None:  # None: undecodable, reported by the topic as Faust does
+                    events.append(event)
+                last = record.offset
+            if last is None:
+                continue
+            table.apply_changelog_batch(events)
+            offsets[tp] = last
+            self.set_read_offset(tp, last)
+            note_restore_progress(recovery, tp, now)
+        if not recovery.need_recovery():
+            recovery.signal_recovery_end.set()
+
+    def _changelog_message(self, tp: TP, record: Any) -> ConsumerMessage:
+        """The message Faust's consumer makes of a fetched record."""
+        timestamp = record.timestamp
+        return ConsumerMessage(
+            record.topic, record.partition, record.offset,
+            cast(float, None) if timestamp is None else timestamp / 1000.0, record.timestamp_type,
+            record.headers, record.key, record.value, record.checksum,
+            record.serialized_key_size, record.serialized_value_size, tp,
+            generation_id=self.app.consumer_generation_id,
+        )  # fmt: skip
 
     async def _deliver(self, inbox: Inbox, batch: RecordBatch) -> bool:
         """Queue the batch once the agent has room (back-pressure on the fetcher); False if

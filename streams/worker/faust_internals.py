@@ -74,6 +74,10 @@ RELIED_ON: tuple[Reliance, ...] = (
              "producer"),
     Reliance("faust.transport.drivers.aiokafka.Producer", "_trn_locks", None,
              "the lock Faust holds around each send of a transactional producer"),
+    Reliance("faust.tables.recovery.Recovery", "_active_events_received_at", None,
+             "when each partition in active recovery last got a record; changelog records "
+             "applied a fetch at a time record it as Faust's loop does, or its stats task "
+             "warns that a partition receives nothing"),
     Reliance("faust.stores.rocksdb.Store", "_dbs", None,
              "a reopened RocksDB store holds borrowers that recovery does not replay"),
     Reliance("faust.stores.rocksdb.Store", "_visible_keys",
@@ -142,6 +146,11 @@ def stored_keys(store: Any, partitions: Iterable[int]) -> Iterator[tuple[bytes, 
         if partition in databases:
             for key in store._visible_keys(databases[partition]):
                 yield key, partition
+
+
+def note_restore_progress(recovery: Any, tp: TP, now: float) -> None:
+    """Records of `tp` (in active recovery) arrived at `now`, for Faust's recovery stats."""
+    recovery._active_events_received_at[tp] = now
 
 
 def mark_streams_active(app: faust.App, partitions: Iterable[TP], now: float) -> None:
