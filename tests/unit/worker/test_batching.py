@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.core.batch import InputRecord
 from streams.core.config_loader import load_settings
-from streams.worker.app import Worker
+from streams.worker.app import BorrowerTable, Worker
 from streams.worker.batching import INBOX_BATCHES, BatchingApp, BatchingConsumer, RecordBatch
 from streams.worker.metrics import DomainMetrics
 
@@ -337,3 +337,81 @@ def test_worker_hands_group_liveness_to_faust(worker: Worker) -> None:
     assert conf.broker_request_timeout >= conf.broker_session_timeout
     assert (conf.consumer_group_instance_id, conf.table_standby_replicas) == ("w-7", 2)
     assert worker.app.on_consumer_closed is not None  # a static member leaves on stop
+
+
+def changelog_records(topic: str, partition: int, *entries: tuple[int, bytes, bytes | None]):
+    return [SimpleNamespace(topic=topic, partition=partition, offset=offset, key=key, value=value,
+                            timestamp=1_700_000_000_000, timestamp_type=0, headers=[],
+                            checksum=None, serialized_key_size=len(key),
+                            serialized_value_size=len(value or b""))
+            for offset, key, value in entries]  # fmt: skip
+
+
+@pytest.fixture
+def restoring() -> Iterator[tuple[BatchingApp, BorrowerTable, TP, TP]]:
+    """An app as the worker builds it (raw keys and values) with one table whose two changelog
+    partitions are in active recovery: offsets up to 1 of the first already applied."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = BatchingApp("restore-test", broker="kafka://127.0.0.1:9", loop=loop,
+                      key_serializer="raw", value_serializer="raw")  # fmt: skip
+    table = BorrowerTable(app, name="borrowers", default=None, partitions=2, key_type=bytes,
+                          value_type=bytes)  # fmt: skip
+    app.tables.add(table)
+    first, second = (TP(table.changelog_topic.get_topic_name(), p) for p in (0, 1))
+    recovery = app.tables.recovery
+    for tp in (first, second):
+        recovery.add_active(table, tp)
+    recovery.active_offsets[first], recovery.active_offsets[second] = 1, -1
+    recovery.active_highwaters[first], recovery.active_highwaters[second] = 5, 2
+    recovery.in_recovery = True
+    yield app, table, first, second
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def test_changelog_records_in_active_recovery_are_applied_a_fetch_at_a_time(
+    restoring: tuple[BatchingApp, BorrowerTable, TP, TP], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same outcome as Faust's recovery loop: records at or below the recovery offset skipped,
+    each key's last record wins (a tombstone deletes), what Faust's loop had buffered goes
+    first, offsets advance, and recovery is signalled complete only once nothing is left."""
+    app, table, first, second = restoring
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 100)
+    recovery = app.tables.recovery
+    decode = table.changelog_topic.decode
+    buffered = changelog_records(first.topic, 0, (1, b"a", b"a@1"))[0]
+    recovery.buffers[table].append(
+        app.loop.run_until_complete(decode(consumer._changelog_message(first, buffered)))
+    )
+    records = {
+        first: changelog_records(first.topic, 0, (0, b"z", b"z@0"), (1, b"z", b"z@1"),
+                                 (2, b"a", b"a@2"), (3, b"b", b"b@3"), (4, b"b", None),
+                                 (5, b"c", b"c@5")),
+        second: changelog_records(second.topic, 1, (0, b"d", b"d@0"), (1, b"e", b"e@1")),
+        CALLS: fetched(7),
+    }  # fmt: skip
+    left, _ = app.loop.run_until_complete(consumer.route_fetch(records, None, 0, set()))
+    assert list(left) == [CALLS]  # no inbox for it here: left to Faust
+    assert not recovery.buffers[table]  # applied before the fetch, not after it
+    assert dict(table.data) == {b"a": b"a@2", b"c": b"c@5", b"d": b"d@0", b"e": b"e@1"}
+    assert table.partition_of == {b"a": 0, b"c": 0, b"d": 1, b"e": 1}
+    assert (recovery.active_offsets[first], recovery.active_offsets[second]) == (5, 1)
+    assert consumer._read_offset[first] == 5
+    assert not recovery.signal_recovery_end.is_set()  # the second partition is one behind
+    more = {second: changelog_records(second.topic, 1, (2, b"d", b"d@2"))}
+    app.loop.run_until_complete(consumer.route_fetch(more, None, 0, set()))
+    assert table.data[b"d"] == b"d@2"
+    assert recovery.signal_recovery_end.is_set()
+
+
+def test_changelog_records_outside_recovery_keep_faust_s_path(
+    restoring: tuple[BatchingApp, BorrowerTable, TP, TP],
+) -> None:
+    app, table, first, _ = restoring
+    app.tables.recovery.in_recovery = False
+    records = {first: changelog_records(first.topic, 0, (2, b"a", b"a@2"))}
+    left, _ = app.loop.run_until_complete(app.consumer.route_fetch(records, None, 0, set()))
+    assert list(left) == [first]
+    assert not table.data

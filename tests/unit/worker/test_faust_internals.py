@@ -50,6 +50,12 @@ def test_the_consumer_keeps_the_bookkeeping_relied_on(app: BatchingApp) -> None:
     assert consumer._commit_every == app.conf.broker_commit_every
 
 
+def test_recovery_keeps_the_per_partition_arrival_times_relied_on(app: BatchingApp) -> None:
+    recovery = app.tables.recovery
+    assert isinstance(recovery._active_events_received_at, dict)
+    assert "_active_events_received_at" in inspect.getsource(type(recovery)._verify_remaining)
+
+
 def test_the_current_event_is_still_a_context_variable_the_rocksdb_store_reads() -> None:
     from faust.stores import rocksdb
 
