@@ -72,7 +72,8 @@ CHANGELOG_BATCH_BYTES = 512 * 1024
 DEFAULT_EVICTION_SWEEP_S = 30.0
 FAUST_REQUEST_TIMEOUT_S = 90.0  # Faust's default
 DEFAULT_RELOAD_INTERVAL_S = 5.0
-EVICTION_SWEEP_KEYS = 20_000  # per sweep, so a sweep never stalls the agent for long
+EVICTION_SWEEP_KEYS = 20_000  # per sweep: keys judged each `eviction_sweep_s`
+SWEEP_SLICE_KEYS = 500  # per hold of the state lock, so a sweep never stalls a batch for long
 # Decoded states kept between batches per config (streams/core/state_cache.py): a borrower
 # touched again skips decoding its stored state. Its memory cost per borrower and its effect on
 # CPU per event: docs/performance.md.
@@ -564,27 +565,35 @@ class Worker:
         batch = lane.sweep_cursor[-EVICTION_SWEEP_KEYS:]
         del lane.sweep_cursor[-EVICTION_SWEEP_KEYS:]
         data = table.data
-        tombstones: ChangelogRecords = {}
         # Event times past the clock plus the skew are dead-lettered at the door (decoding, so
         # the champion's skew); the ceiling also holds if this host's clock has stepped back
         # since (no event clock may run ahead).
         ceiling = int(time.time() * 1000) + self.settings.engine.max_future_skew_ms
-        async with self._state_lock:
-            for key in batch:
-                partition = partition_of.get(key)
-                if partition is None or (watermark := lane.watermark_ms.get(partition)) is None:
-                    continue
-                stored = data.get(key)
-                if stored is None:
-                    continue
-                watermark = min(watermark, ceiling)
-                if evict_if_idle(BorrowerState.from_bytes(stored), watermark, lane.engine) is None:
-                    data.pop(key, None)
-                    table.forget(key)
-                    tombstones.setdefault(partition, []).append((key, None))
-                    if not lane.name:
-                        self.metrics.state_evictions.inc()
-            await self._persisted(table, await self._publish_changelog(table, tombstones))
+        # Each key is decoded to be judged, so a whole sweep under the state lock would hold
+        # every batch back until it ends; a slice at a time lets batches run in between.
+        for first in range(0, len(batch), SWEEP_SLICE_KEYS):
+            tombstones: ChangelogRecords = {}
+            async with self._state_lock:
+                owned = self._active_partitions()  # a rebalance may come between slices
+                for key in batch[first : first + SWEEP_SLICE_KEYS]:
+                    partition = partition_of.get(key)
+                    if partition is None or partition not in owned:
+                        continue
+                    if (watermark := lane.watermark_ms.get(partition)) is None:
+                        continue
+                    stored = data.get(key)
+                    if stored is None:
+                        continue
+                    state = BorrowerState.from_bytes(stored)
+                    if evict_if_idle(state, min(watermark, ceiling), lane.engine) is None:
+                        data.pop(key, None)
+                        table.forget(key)
+                        tombstones.setdefault(partition, []).append((key, None))
+                        if not lane.name:
+                            self.metrics.state_evictions.inc()
+                if tombstones:
+                    await self._persisted(table, await self._publish_changelog(table, tombstones))
+            await asyncio.sleep(0)  # a batch waiting for the lock takes it before the next slice
 
 
 def _log_outputs(result: BatchResult) -> None:

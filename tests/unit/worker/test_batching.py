@@ -14,13 +14,10 @@ import pytest
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
 from mode import CrashingSupervisor
-from prometheus_client import CollectorRegistry
 
 from streams.core.batch import InputRecord
-from streams.core.config_loader import load_settings
 from streams.worker.app import BorrowerTable, Worker
 from streams.worker.batching import INBOX_BATCHES, BatchingApp, BatchingConsumer, RecordBatch
-from streams.worker.metrics import DomainMetrics
 
 CALLS = TP("calls", 0)
 
@@ -299,28 +296,6 @@ def test_offsets_are_committed_between_batches_never_during_one(
 
     app.loop.run_until_complete(scenario())
     assert committed == [0]
-
-
-LIVENESS_ENV = {
-    "REACHWATCH_KAFKA__REPARTITION": "true",
-    "REACHWATCH_KAFKA__SESSION_TIMEOUT": "2m",
-    "REACHWATCH_KAFKA__HEARTBEAT_INTERVAL": "5s",
-    "REACHWATCH_KAFKA__GROUP_INSTANCE_ID": "w-7",
-    "REACHWATCH_KAFKA__STANDBY_REPLICAS": "2",
-}
-
-
-@pytest.fixture(scope="module")
-def worker() -> Iterator[Worker]:
-    """One Worker per process: Faust's Prometheus sensor registers in the global registry."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        settings = load_settings(None, env=LIVENESS_ENV)
-        yield Worker(settings, partitions=4, metrics=DomainMetrics(CollectorRegistry()))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
 
 
 def test_worker_agents_crash_the_worker_instead_of_restarting(worker: Worker) -> None:
