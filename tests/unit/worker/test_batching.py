@@ -90,28 +90,21 @@ def test_a_fetch_that_outlasted_a_rebalance_is_dropped_and_its_partition_read_ag
     assert rewinds == [{CALLS}]
 
 
-def test_a_batch_the_agent_can_no_longer_take_has_its_partition_read_again(
-    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("flow_stopped", [True, False], ids=["flow stopped", "flow running"])
+def test_a_partition_is_read_again_only_when_its_batch_could_not_be_queued(
+    app: BatchingApp, monkeypatch: pytest.MonkeyPatch, flow_stopped: bool
 ) -> None:
-    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
-    rewinds = rewinds_recorded(consumer, monkeypatch)
-    monkeypatch.setattr(consumer, "highwater", lambda tp: 100)
-    app.inbox(["calls"])
-    consumer.stop_flow()  # a revocation began since the fetch
-    app.loop.run_until_complete(consumer.route_fetch({CALLS: fetched(0, 1)}, None, 0, set()))
-    assert rewinds == [{CALLS}]
-
-
-def test_no_partition_is_read_again_when_every_record_was_taken(
-    app: BatchingApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    """A revocation that began since the fetch leaves the batch undeliverable: its partition is
+    sought back. A batch queued whole needs nothing of the kind."""
     consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
     rewinds = rewinds_recorded(consumer, monkeypatch)
     monkeypatch.setattr(consumer, "highwater", lambda tp: 100)
     inbox = app.inbox(["calls"])
+    if flow_stopped:
+        consumer.stop_flow()
     app.loop.run_until_complete(consumer.route_fetch({CALLS: fetched(0, 1)}, None, 0, set()))
-    assert inbox.queue.qsize() == 1
-    assert rewinds == []
+    assert inbox.queue.qsize() == (0 if flow_stopped else 1)
+    assert rewinds == ([{CALLS}] if flow_stopped else [])
 
 
 def test_a_rewind_resets_faust_s_read_and_committed_offsets_and_forgets_gaps(
