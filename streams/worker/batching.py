@@ -131,8 +131,13 @@ class BatchingConsumer(InternalsConsumer):
         Decoding goes through the changelog topic's own schema, as on Faust's path; a table
         with an on_changelog_event callback would miss it here (reachwatch's tables have none).
         """
-        recovery = cast(TableManager, self.app.tables).recovery
-        if not recovery.in_recovery:
+        tables = cast(TableManager, self.app.tables)
+        recovery = tables.recovery
+        if not recovery.in_recovery or not tables.changelog_queue.empty():
+            # Changelog records still queued on Faust's path (e.g. from the first fetch after a
+            # rebalance, made before it) are older than this fetch's: applying this one first
+            # would move the offset past them and Faust's loop would then skip them. Faust's
+            # path takes this fetch too, in order, until its queue has drained.
             return
         active = recovery.active_tps
         restoring = [tp for tp in records

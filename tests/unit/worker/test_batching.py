@@ -374,6 +374,26 @@ def test_changelog_records_in_active_recovery_are_applied_a_fetch_at_a_time(
     assert recovery.signal_recovery_end.is_set()
 
 
+def test_changelog_records_keep_faust_s_path_while_its_queue_holds_older_ones(
+    restoring: tuple[BatchingApp, BorrowerTable, TP, TP],
+) -> None:
+    """Faust's recovery loop has not yet taken what an earlier fetch queued on its path;
+    applying this fetch first would move the offset past those records, and the loop would
+    then skip them as already applied."""
+    app, table, first, _ = restoring
+    consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+    queued = changelog_records(first.topic, 0, (2, b"a", b"a@2"))[0]
+    event = app.loop.run_until_complete(
+        table.changelog_topic.decode(consumer._changelog_message(first, queued))
+    )
+    app.tables.changelog_queue.put_nowait(event)
+    records = {first: changelog_records(first.topic, 0, (3, b"a", b"a@3"))}
+    left, _ = app.loop.run_until_complete(consumer.route_fetch(records, None, 0, set()))
+    assert list(left) == [first]  # on to Faust's path, behind the queued record
+    assert not table.data
+    assert app.tables.recovery.active_offsets[first] == 1
+
+
 def test_changelog_records_outside_recovery_keep_faust_s_path(
     restoring: tuple[BatchingApp, BorrowerTable, TP, TP],
 ) -> None:
