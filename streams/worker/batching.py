@@ -31,7 +31,6 @@ from typing import Any, cast
 
 from faust.tables.manager import TableManager
 from faust.types import TP
-from faust.types.tuples import ConsumerMessage
 from mode.utils.queues import ThrowableQueue
 
 from streams.core.batch import InputRecord
@@ -157,7 +156,7 @@ class BatchingConsumer(InternalsConsumer):
             for record in fetched:
                 if seen is not None and record.offset <= seen:
                     continue
-                event = await decode(self._changelog_message(tp, record))
+                event = await decode(self.to_message(tp, record))
                 if event is not None:  # None: undecodable, reported by the topic as Faust does
                     events.append(event)
                 last = record.offset
@@ -169,17 +168,6 @@ class BatchingConsumer(InternalsConsumer):
             note_restore_progress(recovery, tp, now)
         if not recovery.need_recovery():
             recovery.signal_recovery_end.set()
-
-    def _changelog_message(self, tp: TP, record: Any) -> ConsumerMessage:
-        """The message Faust's consumer makes of a fetched record."""
-        timestamp = record.timestamp
-        return ConsumerMessage(
-            record.topic, record.partition, record.offset,
-            cast(float, None) if timestamp is None else timestamp / 1000.0, record.timestamp_type,
-            record.headers, record.key, record.value, record.checksum,
-            record.serialized_key_size, record.serialized_value_size, tp,
-            generation_id=self.app.consumer_generation_id,
-        )  # fmt: skip
 
     async def _deliver(self, inbox: Inbox, batch: RecordBatch) -> bool:
         """Queue the batch once the agent has room (back-pressure on the fetcher); False if

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.streams import _current_event
 from faust.transport.drivers.aiokafka import Consumer as FaustAIOKafkaConsumer
 from faust.types import TP
-from faust.types.tuples import ack_lock
+from faust.types.tuples import ConsumerMessage, ack_lock
 from mode.utils.futures import notify
 
 
@@ -57,6 +57,10 @@ RELIED_ON: tuple[Reliance, ...] = (
     Reliance(_CONSUMER, "_commit_every", None, "app.conf.broker_commit_every, as the consumer "
              "caches it"),
     Reliance(_CONSUMER, "_waiting_for_ack", None, "woken when acks arrive, as Consumer.ack does"),
+    Reliance("faust.transport.drivers.aiokafka.Consumer", "_to_message",
+             "(self, tp: faust.types.tuples.TP, record: Any) -> faust.types.tuples.ConsumerMessage",
+             "changelog records applied a fetch at a time become the messages Faust's own "
+             "path would make of them"),
     Reliance(_CONSUMER, "_buffered_partitions", None, "partitions still to be drained although "
              "paused since the fetch, as Faust's getmany keeps them"),
     Reliance("faust.transport.consumer.ThreadDelegateConsumer", "_thread", None,
@@ -197,6 +201,10 @@ class InternalsConsumer(FaustAIOKafkaConsumer):
             or tp in active_partitions
             or (tp in self._buffered_partitions)
         )
+
+    def to_message(self, tp: TP, record: Any) -> ConsumerMessage:
+        """The message Faust's consumer makes of a fetched record."""
+        return self._to_message(tp, record)
 
     def read_offset(self, tp: TP) -> int | None:
         offset: int | None = self._read_offset[tp]

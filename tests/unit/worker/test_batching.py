@@ -351,7 +351,7 @@ def test_changelog_records_in_active_recovery_are_applied_a_fetch_at_a_time(
     decode = table.changelog_topic.decode
     buffered = changelog_records(first.topic, 0, (1, b"a", b"a@1"))[0]
     recovery.buffers[table].append(
-        app.loop.run_until_complete(decode(consumer._changelog_message(first, buffered)))
+        app.loop.run_until_complete(decode(consumer.to_message(first, buffered)))
     )
     records = {
         first: changelog_records(first.topic, 0, (0, b"z", b"z@0"), (1, b"z", b"z@1"),
@@ -384,7 +384,7 @@ def test_changelog_records_keep_faust_s_path_while_its_queue_holds_older_ones(
     consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
     queued = changelog_records(first.topic, 0, (2, b"a", b"a@2"))[0]
     event = app.loop.run_until_complete(
-        table.changelog_topic.decode(consumer._changelog_message(first, queued))
+        table.changelog_topic.decode(consumer.to_message(first, queued))
     )
     app.tables.changelog_queue.put_nowait(event)
     records = {first: changelog_records(first.topic, 0, (3, b"a", b"a@3"))}
