@@ -54,6 +54,3 @@ class StateCache:
         entries[key] = (written, state)
         if len(entries) > self.capacity:
             del entries[next(iter(entries))]
-
-    def clear(self) -> None:
-        self._entries.clear()
